@@ -1,0 +1,50 @@
+# structure-net-data: `make demo` runs the main job, `make test` the tests.
+GO      ?= go
+PYTHON  ?= python3
+LIB     := python/structure_net_data/_native/libsnd.so
+GO_SRC  := $(shell find core capi -name '*.go' -o -name '*.h' 2>/dev/null) go.mod go.sum
+export PYTHONPATH := $(CURDIR)/python
+export CGO_ENABLED := 1
+
+.PHONY: all deps build test test-go test-cgocheck test-python demo bench lint clean
+
+all: build
+
+deps:
+	@bash scripts/ensure-deps.sh
+
+build: deps $(LIB)
+
+$(LIB): $(GO_SRC)
+	@mkdir -p $(dir $(LIB))
+	$(GO) build -buildmode=c-shared -o $(LIB) ./capi
+	@rm -f $(LIB:.so=.h)
+
+test: build test-go test-cgocheck test-python
+
+test-go:
+	$(GO) vet ./...
+	$(GO) test -count=1 ./...
+
+# The cgo pointer rules checked at run time: any Go pointer kept by C aborts.
+test-cgocheck:
+	GOEXPERIMENT=cgocheck2 $(GO) test -count=1 -run 'Cgo|Loader|Export' ./tests/go/
+
+test-python:
+	$(PYTHON) -m pytest -q tests/python
+
+demo: deps
+	$(PYTHON) -m pip install -q ./python
+	cd /tmp && $(PYTHON) $(CURDIR)/scripts/demo.py
+
+bench: build
+	$(PYTHON) bench/run_all.py
+
+lint: deps
+	@test -z "$$(gofmt -l core capi tests)" || (gofmt -l core capi tests; exit 1)
+	$(GO) vet ./...
+	$(PYTHON) -m ruff check python tests/python bench scripts
+	$(PYTHON) -m ruff format --check python tests/python bench scripts
+
+clean:
+	rm -f $(LIB)

@@ -1,0 +1,2 @@
+/* metadata functions; included by snd.h. */
+#pragma once

@@ -1,0 +1,2 @@
+/* timeseries functions; included by snd.h. */
+#pragma once
