@@ -141,7 +141,7 @@ func snd_dataset_info(h C.uint64_t, jsonOut **C.char, errOut **C.char) (rc C.int
 	if err != nil {
 		return fail(errOut, err)
 	}
-	info := map[string]any{"config": d.Config, "files": d.Files, "cache_hits": d.CacheHits}
+	info := map[string]any{"config": d.Config, "files": d.Files, "sources": d.Sources, "checksum": d.Checksum(), "cache_hits": d.CacheHits}
 	size := 0
 	for _, s := range []struct {
 		key   string

@@ -1,7 +1,10 @@
 package dataset
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"io"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -17,28 +20,54 @@ import (
 )
 
 // cacheFormatVersion changes whenever the cache layout changes, so old files are rebuilt.
-const cacheFormatVersion = "1"
+const cacheFormatVersion = "2"
 
-// SourceStamp identifies a source file's content cheaply (path, size, mtime),
-// so a cache can tell that the files it was built from have changed.
+// SourceStamp identifies a source file: size and mtime let a cache notice
+// cheaply that its sources changed; SHA256 is the file's real checksum,
+// computed once when the cache is built and recorded in dataset metadata.
 type SourceStamp struct {
 	Path    string `json:"path"`
 	Size    int64  `json:"size"`
 	ModTime int64  `json:"mtime_ns"`
+	SHA256  string `json:"sha256"`
 }
 
-// StampFiles stats paths.
+// StampFiles stats and hashes paths.
 func StampFiles(paths []string) ([]SourceStamp, error) {
 	out := make([]SourceStamp, 0, len(paths))
 	for _, p := range paths {
-		fi, err := os.Stat(p)
+		f, err := os.Open(p)
 		if err != nil {
+			return nil, errs.IOf("open %s: %v", p, err)
+		}
+		fi, err := f.Stat()
+		if err != nil {
+			f.Close()
 			return nil, errs.IOf("stat %s: %v", p, err)
 		}
+		h := sha256.New()
+		_, err = io.Copy(h, f)
+		f.Close()
+		if err != nil {
+			return nil, errs.IOf("read %s: %v", p, err)
+		}
 		abs, _ := filepath.Abs(p)
-		out = append(out, SourceStamp{abs, fi.Size(), fi.ModTime().UnixNano()})
+		out = append(out, SourceStamp{abs, fi.Size(), fi.ModTime().UnixNano(), hex.EncodeToString(h.Sum(nil))})
 	}
 	return out, nil
+}
+
+// Checksum combines the sources' SHA-256s into one digest ("sha256:...");
+// empty when there are no sources.
+func Checksum(sources []SourceStamp) string {
+	if len(sources) == 0 {
+		return ""
+	}
+	h := sha256.New()
+	for _, s := range sources {
+		io.WriteString(h, filepath.Base(s.Path)+":"+s.SHA256+"\n")
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }
 
 // Mapped is a split whose arrays point into a read-only memory mapping of a

@@ -52,7 +52,8 @@ type Data struct {
 	Config    *Config
 	Train     *Split
 	Test      *Split
-	Files     []string // source files the splits were decoded from (empty when served from cache only)
+	Files     []string      // source files the splits were decoded from, or that the cache was built from
+	Sources   []SourceStamp // those files with their SHA-256
 	CacheHits int      // splits served from the memory-mapped cache
 	mapped    []*Mapped
 	refs      atomic.Int32 // owners: the opener plus every loader reading a split
@@ -72,6 +73,9 @@ func (d *Data) SplitByName(name string) (*Split, error) {
 	}
 	return nil, errs.Invalidf("unknown split %q (want train or test)", name)
 }
+
+// Checksum is a digest of the source files' SHA-256s ("" for in-memory data).
+func (d *Data) Checksum() string { return Checksum(d.Sources) }
 
 // Close drops one owner; the last one unmaps cached splits. Batches already
 // handed out are unaffected: they live in their own memory.
@@ -138,28 +142,38 @@ func Open(ctx context.Context, reg *Registry, name string, opt OpenOptions) (*Da
 	d := &Data{Config: cfg}
 	d.refs.Store(1)
 	for _, split := range []string{"train", "test"} {
-		s, files, hit, err := openSplit(ctx, cfg, split, cacheRoot, opt)
+		r, err := openSplit(ctx, cfg, split, cacheRoot, opt)
 		if err != nil {
 			d.Close()
 			return nil, err
 		}
-		if hit != nil {
-			d.mapped = append(d.mapped, hit)
+		if r.mapped != nil {
+			d.mapped = append(d.mapped, r.mapped)
 		}
-		if files == nil {
+		if r.fromCache {
 			d.CacheHits++
 		}
-		d.Files = append(d.Files, files...)
+		for _, src := range r.sources {
+			d.Sources = append(d.Sources, src)
+			d.Files = append(d.Files, src.Path)
+		}
 		if split == "train" {
-			d.Train = s
+			d.Train = r.split
 		} else {
-			d.Test = s
+			d.Test = r.split
 		}
 	}
 	return d, nil
 }
 
-func openSplit(ctx context.Context, cfg *Config, split, cacheRoot string, opt OpenOptions) (*Split, []string, *Mapped, error) {
+type openedSplit struct {
+	split     *Split
+	sources   []SourceStamp
+	mapped    *Mapped // nil when served from memory (cache not writable)
+	fromCache bool
+}
+
+func openSplit(ctx context.Context, cfg *Config, split, cacheRoot string, opt OpenOptions) (openedSplit, error) {
 	log := logging.L()
 	path := CachePath(cacheRoot, cfg.Name, cfg.Version, split)
 	if !opt.ForceReload {
@@ -167,7 +181,7 @@ func openSplit(ctx context.Context, cfg *Config, split, cacheRoot string, opt Op
 		switch {
 		case err == nil && m.Fresh():
 			log.Debug().Str("dataset", cfg.Name).Str("split", split).Str("cache", path).Msg("mapped decoded cache")
-			return m.Split, nil, m, nil
+			return openedSplit{m.Split, m.Sources, m, true}, nil
 		case err == nil:
 			log.Info().Str("dataset", cfg.Name).Str("cache", path).Msg("source files changed; rebuilding cache")
 			m.Close()
@@ -178,26 +192,26 @@ func openSplit(ctx context.Context, cfg *Config, split, cacheRoot string, opt Op
 	start := time.Now()
 	s, files, err := LocateAndLoad(ctx, cfg.Name, opt.DataDir, split, withDownload(opt))
 	if err != nil {
-		return nil, nil, nil, err
+		return openedSplit{}, err
 	}
 	stamps, err := StampFiles(files)
 	if err != nil {
-		return nil, nil, nil, err
+		return openedSplit{}, err
 	}
 	if err := WriteCache(path, s, stamps); err != nil {
 		// A read-only cache folder must not stop training: serve the decoded split.
 		log.Warn().Err(err).Str("cache", path).Msg("could not write decoded cache")
-		return s, files, nil, nil
+		return openedSplit{s, stamps, nil, false}, nil
 	}
 	m, err := OpenCache(path)
 	if err != nil {
-		return s, files, nil, nil
+		return openedSplit{s, stamps, nil, false}, nil
 	}
 	log.Info().Str("dataset", cfg.Name).Str("split", split).Int("samples", s.N).
 		Dur("decode", time.Since(start)).Str("cache", path).Msg("decoded and cached")
 	// Serve from the mapping so this process shares pages with later ones
 	// instead of holding a private decoded copy.
-	return m.Split, files, m, nil
+	return openedSplit{m.Split, stamps, m, false}, nil
 }
 
 func withDownload(opt OpenOptions) FetchOptions {

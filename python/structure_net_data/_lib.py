@@ -70,6 +70,9 @@ def lib() -> ctypes.CDLL:
                 _bind(handle, name, argtypes, restype)
             _lib = handle
             _loaded_pid = os.getpid()
+            from . import _logging
+
+            _logging.install()
     return _lib
 
 

@@ -278,9 +278,10 @@ def create_dataset(
             )
         train_loader, test_loader = loaders
 
-    from .metadata import dataset_metadata_for, track_dataset_usage
+    from .metadata import dataset_metadata_for, save_dataset_metadata, track_dataset_usage
 
     metadata = dataset_metadata_for(dataset, train_loader, test_loader)
+    save_dataset_metadata(metadata)
     if experiment_id is not None:
         elapsed = time.perf_counter() - started
         for split, loader in (("train", train_loader), ("test", test_loader)):

@@ -1,22 +1,55 @@
-"""Dataset metadata and usage tracking."""
+"""Dataset metadata and usage tracking, stored durably by the core.
+
+Records live in a SQLite database (WAL mode) under ``$SND_METADATA_DIR``
+(default ``~/.cache/structure-net-data/metadata``): several processes can
+track usage at once without losing records, and a damaged database raises
+:class:`~structure_net_data.errors.CorruptDataError` instead of being
+replaced by an empty one.
+"""
 
 from __future__ import annotations
 
-import fcntl
-import json
+import ctypes
 import os
-import uuid
-from dataclasses import asdict, dataclass, field
+import threading
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DatasetMetadata", "track_dataset_usage", "get_dataset_usage_history", "dataset_metadata_for"]
+from . import _lib
+from .errors import NotFoundError
+
+__all__ = [
+    "DatasetMetadata",
+    "DatasetUsage",
+    "MetadataStore",
+    "track_dataset_usage",
+    "save_dataset_metadata",
+    "get_dataset_metadata",
+    "get_dataset_usage_history",
+    "get_dataset_statistics",
+    "dataset_metadata_for",
+    "metadata_dir",
+]
+
+_lib.declare("snd_metadata_open", ctypes.c_char_p, ctypes.POINTER(ctypes.c_uint64))
+_lib.declare("snd_metadata_put_dataset", ctypes.c_uint64, ctypes.c_char_p)
+_lib.declare("snd_metadata_get_dataset", ctypes.c_uint64, ctypes.c_char_p, _lib.c_char_pp)
+_lib.declare("snd_metadata_track_usage", ctypes.c_uint64, ctypes.c_char_p, _lib.c_char_pp)
+_lib.declare("snd_metadata_history", ctypes.c_uint64, ctypes.c_char_p, ctypes.c_char_p, _lib.c_char_pp)
+_lib.declare("snd_metadata_stats", ctypes.c_uint64, ctypes.c_char_p, _lib.c_char_pp)
+_lib.declare("snd_metadata_close", ctypes.POINTER(ctypes.c_uint64))
 
 
 @dataclass
 class DatasetMetadata:
-    """What was loaded: identity, provenance, size and preprocessing."""
+    """What was loaded: identity, provenance, size and preprocessing.
+
+    ``checksum`` digests the SHA-256 of every source file; ``num_samples``
+    counts the samples actually served (after subsetting);
+    ``preprocessing_steps`` are the transforms actually applied.
+    """
 
     dataset_name: str
     version: str = "1.0"
@@ -31,6 +64,21 @@ class DatasetMetadata:
     files: list[str] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
+    updated_at: str = ""
+
+    def __init__(self, dataset_name: str, version: str | None = None, dataset_version: str | None = None, **kwargs):
+        # The guide says ``version``, the original ``dataset_version``: accept both.
+        self.dataset_name = dataset_name
+        self.version = version or dataset_version or "1.0"
+        for f in fields(self):
+            if f.name in ("dataset_name", "version"):
+                continue
+            if f.name in kwargs:
+                setattr(self, f.name, kwargs.pop(f.name))
+            else:
+                setattr(self, f.name, f.default_factory() if callable(f.default_factory) else f.default)
+        if kwargs:
+            self.metadata = {**self.metadata, **kwargs}  # extra fields are kept, as pydantic's extra="allow" did
 
     @property
     def dataset_version(self) -> str:
@@ -39,8 +87,38 @@ class DatasetMetadata:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> DatasetMetadata:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known and v is not None})
 
-def _metadata_dir() -> Path:
+
+@dataclass
+class DatasetUsage:
+    """One load of a dataset split by an experiment."""
+
+    usage_id: str
+    experiment_id: str
+    dataset_name: str
+    dataset_version: str
+    timestamp: str
+    subset_used: str = ""
+    samples_used: int = 0
+    transformations_applied: list[str] = field(default_factory=list)
+    loading_time: float | None = None
+    subset_info: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> DatasetUsage:
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in d.items() if k in known}
+        values["transformations_applied"] = values.get("transformations_applied") or []
+        values["subset_info"] = values.get("subset_info") or {}
+        return cls(**values)
+
+
+def metadata_dir() -> Path:
+    """``$SND_METADATA_DIR``, else a per-user cache folder."""
     env = os.environ.get("SND_METADATA_DIR")
     if env:
         return Path(env)
@@ -48,71 +126,162 @@ def _metadata_dir() -> Path:
     return Path(base) / "structure-net-data" / "metadata"
 
 
+class MetadataStore:
+    """A handle on the metadata database in ``directory``."""
+
+    def __init__(self, directory: str | Path | None = None) -> None:
+        self.directory = Path(directory) if directory is not None else metadata_dir()
+        handle = ctypes.c_uint64()
+        _lib.call("snd_metadata_open", _lib.cstr(str(self.directory)), ctypes.byref(handle))
+        self._handle = handle
+
+    def _h(self) -> ctypes.c_uint64:
+        from .errors import ClosedError
+
+        if not self._handle.value:
+            raise ClosedError("metadata store is closed")
+        return self._handle
+
+    def put_dataset(self, metadata: DatasetMetadata) -> None:
+        _lib.call("snd_metadata_put_dataset", self._h(), _lib.to_json(metadata.to_dict()))
+
+    def get_dataset(self, name: str) -> DatasetMetadata | None:
+        try:
+            return DatasetMetadata.from_dict(_lib.call_json("snd_metadata_get_dataset", self._h(), _lib.cstr(name)))
+        except NotFoundError:
+            return None
+
+    def track(self, usage: dict[str, Any]) -> str:
+        return _lib.call_string("snd_metadata_track_usage", self._h(), _lib.to_json(usage))
+
+    def history(self, dataset_name: str | None = None, experiment_id: str | None = None) -> list[DatasetUsage]:
+        rows = _lib.call_json(
+            "snd_metadata_history", self._h(), _lib.cstr(dataset_name or ""), _lib.cstr(experiment_id or "")
+        )
+        return [DatasetUsage.from_dict(r) for r in rows]
+
+    def statistics(self, dataset_name: str) -> dict[str, Any]:
+        return _lib.call_json("snd_metadata_stats", self._h(), _lib.cstr(dataset_name))
+
+    def close(self) -> None:
+        if getattr(self, "_handle", None) is not None and self._handle.value:
+            _lib.call("snd_metadata_close", ctypes.byref(self._handle))
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+_stores: dict[str, MetadataStore] = {}
+_stores_lock = threading.Lock()
+
+
+def _store() -> MetadataStore:
+    # One handle per directory, so changing $SND_METADATA_DIR takes effect.
+    key = str(metadata_dir())
+    with _stores_lock:
+        store = _stores.get(key)
+        if store is None:
+            store = _stores[key] = MetadataStore(key)
+        return store
+
+
+def save_dataset_metadata(metadata: DatasetMetadata) -> None:
+    """Records (or replaces) the metadata of ``metadata.dataset_name``."""
+    _store().put_dataset(metadata)
+
+
+def get_dataset_metadata(dataset_name: str) -> DatasetMetadata | None:
+    """The last recorded metadata of a dataset, or None."""
+    return _store().get_dataset(dataset_name)
+
+
+def track_dataset_usage(
+    experiment_id: str,
+    dataset_metadata: DatasetMetadata | str | None = None,
+    subset_info: dict[str, Any] | None = None,
+    **original_form: Any,
+) -> str:
+    """Records that ``experiment_id`` used a dataset; returns the usage id.
+
+    The guide's form is ``track_dataset_usage(experiment_id, dataset_metadata,
+    subset_info)``. The original's keyword form also works:
+    ``track_dataset_usage(experiment_id, dataset_name=..., dataset_version=...,
+    subset_used=..., samples_used=..., transformations_applied=[...], loading_time=...)``.
+    """
+    subset_info = dict(subset_info or {})
+    if isinstance(dataset_metadata, DatasetMetadata):
+        name, version = dataset_metadata.dataset_name, dataset_metadata.version
+        _store().put_dataset(dataset_metadata)
+        transforms = subset_info.pop("transforms", None) or list(dataset_metadata.preprocessing_steps)
+    else:
+        name = dataset_metadata or original_form.pop("dataset_name", None)
+        version = original_form.pop("dataset_version", "1.0")
+        transforms = subset_info.pop("transforms", None) or original_form.pop("transformations_applied", None) or []
+    if not name:
+        raise TypeError("track_dataset_usage needs dataset_metadata (or dataset_name=)")
+    subset_used = original_form.pop("subset_used", None) or subset_info.get("split") or ""
+    samples = original_form.pop("samples_used", None)
+    if samples is None:
+        samples = subset_info.get("size", subset_info.get("samples", 0))
+    loading_time = original_form.pop("loading_time", None)
+    if loading_time is None:
+        loading_time = subset_info.pop("loading_time", None)
+    if original_form:
+        raise TypeError(f"unexpected arguments: {', '.join(original_form)}")
+    return _store().track(
+        {
+            "experiment_id": experiment_id,
+            "dataset_name": name,
+            "dataset_version": version,
+            "subset_used": str(subset_used),
+            "samples_used": int(samples),
+            "transformations_applied": [str(t) for t in transforms],
+            "loading_time": loading_time,
+            "subset_info": subset_info,
+        }
+    )
+
+
+def get_dataset_usage_history(dataset_name: str | None = None, experiment_id: str | None = None) -> list[DatasetUsage]:
+    """Usage records (oldest first), optionally filtered by dataset and/or experiment."""
+    return _store().history(dataset_name, experiment_id)
+
+
+def get_dataset_statistics(dataset_name: str) -> dict[str, Any]:
+    """Total uses, unique experiments, samples used, split distribution, first/last use."""
+    return _store().statistics(dataset_name)
+
+
 def dataset_metadata_for(dataset: Any, train_loader: Any, test_loader: Any) -> DatasetMetadata:
-    """Metadata with real values: files, decoded size, samples after subsetting, transforms."""
+    """Metadata with real values: source checksums, decoded size, samples after subsetting, transforms."""
     config = dataset.config
     samples = sum(len(loader.dataset) for loader in (train_loader, test_loader) if loader is not None)
     steps = list(getattr(train_loader, "transforms", []) or [])
     stats = {}
     if config.mean is not None:
         stats = {"mean": list(config.mean), "std": list(config.std or ())}
-    files = list(getattr(dataset, "files", []) or [])
+    info = dataset.info() if hasattr(dataset, "info") else {}
+    sources = info.get("sources") or []
+    files = [s["path"] for s in sources] or list(getattr(dataset, "files", []) or [])
+    fetched = ""
+    if sources:
+        newest = max(s["mtime_ns"] for s in sources) / 1e9
+        fetched = datetime.fromtimestamp(newest, timezone.utc).isoformat()
     return DatasetMetadata(
         dataset_name=config.name,
         version=config.version,
-        source=os.path.dirname(files[0]) if files else ("decoded cache" if dataset.from_cache else "memory"),
+        source=os.path.dirname(files[0]) if files else "memory",
         preprocessing_steps=steps,
         statistics=stats,
         size_bytes=int(getattr(dataset, "size_bytes", 0)),
         num_samples=samples,
         shape=list(config.input_shape),
+        checksum=info.get("checksum", ""),
+        download_timestamp=fetched,
         files=files,
         config=config.to_json(),
+        metadata={"file_sha256": {os.path.basename(s["path"]): s["sha256"] for s in sources}},
     )
-
-
-def track_dataset_usage(
-    experiment_id: str, dataset_metadata: DatasetMetadata | None = None, subset_info: dict[str, Any] | None = None
-) -> str:
-    """Records that ``experiment_id`` used a dataset; returns the usage id.
-
-    Records are appended, one JSON line each, under an exclusive file lock,
-    so concurrent processes never interleave or lose records.
-    """
-    usage_id = uuid.uuid4().hex[:12]
-    record = {
-        "usage_id": usage_id,
-        "experiment_id": experiment_id,
-        "dataset_name": dataset_metadata.dataset_name if dataset_metadata else None,
-        "dataset_version": dataset_metadata.version if dataset_metadata else None,
-        "timestamp": datetime.now(timezone.utc).isoformat(),
-        "subset_info": subset_info or {},
-    }
-    path = _metadata_dir() / "usage.jsonl"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    line = json.dumps(record, allow_nan=False) + "\n"
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        os.write(fd, line.encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    return usage_id
-
-
-def get_dataset_usage_history(dataset_name: str | None = None, experiment_id: str | None = None) -> list[dict]:
-    """Usage records, optionally filtered by dataset or experiment."""
-    path = _metadata_dir() / "usage.jsonl"
-    if not path.exists():
-        return []
-    out = []
-    with open(path) as f:
-        for line in f:
-            rec = json.loads(line)
-            if dataset_name is not None and rec["dataset_name"] != dataset_name:
-                continue
-            if experiment_id is not None and rec["experiment_id"] != experiment_id:
-                continue
-            out.append(rec)
-    return out
