@@ -54,7 +54,7 @@ type Data struct {
 	Test      *Split
 	Files     []string      // source files the splits were decoded from, or that the cache was built from
 	Sources   []SourceStamp // those files with their SHA-256
-	CacheHits int      // splits served from the memory-mapped cache
+	CacheHits int           // splits served from the memory-mapped cache
 	mapped    []*Mapped
 	refs      atomic.Int32 // owners: the opener plus every loader reading a split
 }

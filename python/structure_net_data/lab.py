@@ -222,9 +222,8 @@ class NeuralArchitectureLab:
         """Every combination of the parameter space over the control parameters
         (parameter-space values win), padded with seed copies up to the minimum."""
         keys = sorted(hypothesis.parameter_space)
-        combos = [
-            dict(zip(keys, values)) for values in itertools.product(*(hypothesis.parameter_space[k] for k in keys))
-        ]
+        grid = itertools.product(*(hypothesis.parameter_space[k] for k in keys))
+        combos = [dict(zip(keys, values, strict=True)) for values in grid]
         combos = combos or [{}]
         params = [{**hypothesis.control_parameters, **c} for c in combos]
         base = len(params)
