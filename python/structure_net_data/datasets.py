@@ -10,6 +10,7 @@ anything else goes through its ``create_datasets`` and a torch DataLoader.
 from __future__ import annotations
 
 import ctypes
+import os
 import threading
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -160,6 +161,11 @@ def open_dataset(
     when missing, decoded once and cached memory-mappable (Arrow IPC).
     """
     options: dict[str, Any] = {"download": bool(download), "force_reload": bool(force_reload)}
+    # Read the environment here, not in Go: the Go runtime snapshots the
+    # environment when the library loads, so later os.environ changes (the
+    # guide sets DATA_DIR at run time) would not reach it.
+    data_dir = data_dir if data_dir is not None else os.environ.get("DATA_DIR") or None
+    cache_dir = cache_dir if cache_dir is not None else os.environ.get("SND_CACHE_DIR") or None
     if data_dir is not None:
         options["data_dir"] = str(data_dir)
     if cache_dir is not None:

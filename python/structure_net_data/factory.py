@@ -51,6 +51,8 @@ def get_dataset(
 ) -> Dataset:
     """Returns the opened dataset, from :data:`DATASET_CACHE` when it is there."""
     config = get_dataset_config(dataset_name)
+    if data_dir is None:
+        data_dir = os.environ.get("DATA_DIR") or None
     data_dir = str(data_dir) if data_dir is not None else None
     key = _cache_key(dataset_name, data_dir)
     with _cache_lock:
