@@ -203,5 +203,10 @@ func ReadMNIST(imagesPath, labelsPath string) (*Split, error) {
 	if len(labels) != n {
 		return nil, errs.Corruptf("mnist: %s holds %d images but %s holds %d labels", imagesPath, n, labelsPath, len(labels))
 	}
+	for i, l := range labels {
+		if l > 9 {
+			return nil, errs.Corruptf("mnist: %s: label %d of sample %d is not a digit (0-9)", labelsPath, l, i)
+		}
+	}
 	return &Split{Images: images, Labels: labels, N: n, C: 1, H: h, W: w}, nil
 }

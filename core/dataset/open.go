@@ -150,6 +150,10 @@ func Open(ctx context.Context, reg *Registry, name string, opt OpenOptions) (*Da
 		if r.mapped != nil {
 			d.mapped = append(d.mapped, r.mapped)
 		}
+		if err := checkShape(cfg, split, r); err != nil {
+			d.Close()
+			return nil, err
+		}
 		if r.fromCache {
 			d.CacheHits++
 		}
@@ -164,6 +168,25 @@ func Open(ctx context.Context, reg *Registry, name string, opt OpenOptions) (*Da
 		}
 	}
 	return d, nil
+}
+
+// checkShape rejects samples whose shape is not the config's input_shape:
+// tensors that disagree with input_size would fail much later, in a model.
+func checkShape(cfg *Config, split string, r openedSplit) error {
+	s := r.split
+	want := cfg.InputShape
+	if len(want) == 3 && want[0] == s.C && want[1] == s.H && want[2] == s.W {
+		return nil
+	}
+	where := "the decoded cache"
+	var largest int64 = -1
+	for _, src := range r.sources { // the largest source holds the pixels
+		if src.Size > largest {
+			where, largest = src.Path, src.Size
+		}
+	}
+	return errs.Corruptf("dataset %q: %s samples in %s have shape (%d, %d, %d), but its input_shape is %v",
+		cfg.Name, split, where, s.C, s.H, s.W, want)
 }
 
 type openedSplit struct {

@@ -103,6 +103,7 @@ class BatchLoader:
         if transforms is not None:
             options["transforms"] = list(transforms)
         self._dataset = dataset  # keeps the dataset handle open while we live
+        self._mid_pass = False  # a pass was started and not finished
         self.split = split
         self.batch_size = batch_size
         self.shuffle = bool(shuffle)
@@ -166,6 +167,7 @@ class BatchLoader:
     def set_epoch(self, epoch: int) -> None:
         """Starts ``epoch`` from its first batch (like ``DistributedSampler.set_epoch``)."""
         _lib.call("snd_loader_set_epoch", ctypes.c_uint64(self.handle), ctypes.c_int64(int(epoch)))
+        self._mid_pass = False
 
     def state_dict(self) -> dict[str, Any]:
         """The position to resume from, counting the batches already yielded."""
@@ -174,16 +176,27 @@ class BatchLoader:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Resumes at ``state``; the next batch is exactly the one that would have come next."""
         _lib.call("snd_loader_restore", ctypes.c_uint64(self.handle), _lib.to_json(state))
+        self._mid_pass = False
 
     # -- iteration --------------------------------------------------------
     def iter_arrow(self) -> Iterator[pa.RecordBatch]:
-        """Yields the batches as pyarrow RecordBatches (zero-copy), one epoch."""
+        """Yields the batches as pyarrow RecordBatches (zero-copy), one epoch.
+
+        Like a torch DataLoader, every new iteration is a whole pass: when the
+        previous one was abandoned midway (``next(iter(loader))``), the loader
+        moves on to the next epoch first. Call ``load_state_dict`` to resume a
+        pass instead.
+        """
+        if self._mid_pass:
+            self.set_epoch(self.epoch + 1)
         done = ctypes.c_int()
         while True:
             array = ArrowArray()
             _lib.call("snd_loader_next", ctypes.c_uint64(self.handle), ctypes.byref(array), ctypes.byref(done))
             if done.value:
+                self._mid_pass = False
                 return
+            self._mid_pass = True
             yield pa.RecordBatch._import_from_c(ctypes.addressof(array), self._schema)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
