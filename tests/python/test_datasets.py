@@ -535,6 +535,8 @@ CORRUPTIONS["idx-not-28x28"] = (
     False,
     lambda r: _write(_mnist_raw(r) / "train-images-idx3-ubyte", idx_bytes(np.zeros((30, 32, 32), np.uint8))),
 )
+
+
 @pytest.mark.parametrize("case", list(CORRUPTIONS))
 def test_corrupt_files_raise_corrupt_data_error(case: str, data_dir: Path) -> None:
     name, variant, corrupt = CORRUPTIONS[case]
