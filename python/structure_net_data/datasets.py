@@ -21,8 +21,9 @@ import pyarrow as pa
 
 from . import _lib
 from ._arrow import ArrowArray, ArrowSchema
+from ._handle import Handle
 from .config import DatasetConfig, get_dataset_config
-from .errors import ClosedError, InvalidArgumentError
+from .errors import InvalidArgumentError
 
 __all__ = ["Dataset", "DatasetLoader", "register_loader", "get_loader_class", "open_dataset", "arrays_dataset"]
 
@@ -58,11 +59,13 @@ _lib.declare(
 _lib.declare("snd_dataset_close", ctypes.POINTER(ctypes.c_uint64))
 
 
-class Dataset:
+class Dataset(Handle):
     """An opened dataset in the core: config, split sizes, source files."""
 
+    _close_function = "snd_dataset_close"
+
     def __init__(self, handle: ctypes.c_uint64, name: str) -> None:
-        self._handle = handle
+        self._adopt(handle)
         self.name = name
         info = self.info()
         self.config = DatasetConfig.from_json(info["config"])
@@ -71,12 +74,6 @@ class Dataset:
         self.files: list[str] = info.get("files") or []
         self.from_cache: bool = info.get("cache_hits", 0) > 0
         self.size_bytes: int = info.get("size_bytes", 0)
-
-    @property
-    def handle(self) -> int:
-        if not self._handle.value:
-            raise ClosedError(f"dataset {self.name!r} is closed")
-        return self._handle.value
 
     def info(self) -> dict[str, Any]:
         return _lib.call_json("snd_dataset_info", ctypes.c_uint64(self.handle))
@@ -95,17 +92,6 @@ class Dataset:
             ctypes.byref(schema),
         )
         return pa.RecordBatch._import_from_c(ctypes.addressof(array), ctypes.addressof(schema))
-
-    def close(self) -> None:
-        """Releases the handle; loaders opened on it keep the data alive. Idempotent."""
-        if getattr(self, "_handle", None) is not None and self._handle.value:
-            _lib.call("snd_dataset_close", ctypes.byref(self._handle))
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:
-            pass
 
     def __repr__(self) -> str:
         return f"Dataset({self.name!r}, train={self.train_samples}, test={self.test_samples})"

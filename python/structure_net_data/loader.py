@@ -19,7 +19,7 @@ import torch
 
 from . import _lib
 from ._arrow import ArrowArray, ArrowSchema
-from .errors import ClosedError
+from ._handle import Handle
 
 __all__ = ["BatchLoader", "SplitView"]
 
@@ -51,7 +51,7 @@ class SplitView:
         return f"SplitView({self.name!r}, {self.split!r}, samples={self.num_samples}, shape={self.shape})"
 
 
-class BatchLoader:
+class BatchLoader(Handle):
     """Iterates ``(images float32 [B, C, H, W], labels int64 [B])`` batches.
 
     A drop-in for ``torch.utils.data.DataLoader`` in training loops: ``len()``,
@@ -119,7 +119,7 @@ class BatchLoader:
             _lib.to_json(options),
             ctypes.byref(handle),
         )
-        self._handle = handle
+        self._adopt(handle)
         schema = ArrowSchema()
         _lib.call("snd_loader_schema", handle, ctypes.byref(schema))
         self._schema = pa.Schema._import_from_c(ctypes.addressof(schema))
@@ -129,31 +129,9 @@ class BatchLoader:
         self._len = info["num_batches"]
         self.dataset = SplitView(dataset.name, split, info["num_samples"], self.shape)
 
-    # -- lifecycle --------------------------------------------------------
-    @property
-    def handle(self) -> int:
-        if not self._handle.value:
-            raise ClosedError("loader is closed")
-        return self._handle.value
-
-    def close(self) -> None:
-        """Stops the producer threads. Tensors already yielded stay valid. Idempotent."""
-        if getattr(self, "_handle", None) is not None and self._handle.value:
-            _lib.call("snd_loader_close", ctypes.byref(self._handle))
-
-    def __enter__(self) -> BatchLoader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:
-            pass
-
     # -- facts and position ----------------------------------------------
+    _close_function = "snd_loader_close"
+
     def __len__(self) -> int:
         return self._len
 

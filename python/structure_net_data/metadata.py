@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from . import _lib
+from ._handle import Handle
 from .errors import NotFoundError
 
 __all__ = [
@@ -126,21 +127,19 @@ def metadata_dir() -> Path:
     return Path(base) / "structure-net-data" / "metadata"
 
 
-class MetadataStore:
+class MetadataStore(Handle):
     """A handle on the metadata database in ``directory``."""
+
+    _close_function = "snd_metadata_close"
 
     def __init__(self, directory: str | Path | None = None) -> None:
         self.directory = Path(directory) if directory is not None else metadata_dir()
         handle = ctypes.c_uint64()
         _lib.call("snd_metadata_open", _lib.cstr(str(self.directory)), ctypes.byref(handle))
-        self._handle = handle
+        self._adopt(handle)
 
     def _h(self) -> ctypes.c_uint64:
-        from .errors import ClosedError
-
-        if not self._handle.value:
-            raise ClosedError("metadata store is closed")
-        return self._handle
+        return ctypes.c_uint64(self.handle)
 
     def put_dataset(self, metadata: DatasetMetadata) -> None:
         _lib.call("snd_metadata_put_dataset", self._h(), _lib.to_json(metadata.to_dict()))
@@ -162,16 +161,6 @@ class MetadataStore:
 
     def statistics(self, dataset_name: str) -> dict[str, Any]:
         return _lib.call_json("snd_metadata_stats", self._h(), _lib.cstr(dataset_name))
-
-    def close(self) -> None:
-        if getattr(self, "_handle", None) is not None and self._handle.value:
-            _lib.call("snd_metadata_close", ctypes.byref(self._handle))
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:
-            pass
 
 
 _stores: dict[str, MetadataStore] = {}
