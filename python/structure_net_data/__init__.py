@@ -28,11 +28,29 @@ from .errors import (
 from .factory import DATASET_CACHE, clear_dataset_cache, create_dataset, get_dataset
 from .loader import BatchLoader
 from .metadata import DatasetMetadata, track_dataset_usage
+from .search import (
+    ChromaConfig,
+    ExperimentSearcher,
+    get_chroma_client,
+    reset_chroma_client,
+    search_by_architecture,
+    search_by_hypothesis,
+    search_by_performance,
+    search_similar_experiments,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "BatchLoader",
+    "ChromaConfig",
+    "ExperimentSearcher",
+    "get_chroma_client",
+    "reset_chroma_client",
+    "search_by_architecture",
+    "search_by_hypothesis",
+    "search_by_performance",
+    "search_similar_experiments",
     "ChecksumError",
     "CorruptDataError",
     "DATASET_CACHE",
