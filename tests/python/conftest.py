@@ -36,9 +36,16 @@ import pytest
 # before anything loads the library (the Go core can snapshot its environment
 # at load time): no test may read or write the user's real caches. The
 # autouse fixture below then gives every test folders of its own.
+_ENV_DIRS = (
+    ("DATA_DIR", "data"),
+    ("SND_CACHE_DIR", "decoded"),
+    ("SND_METADATA_DIR", "metadata"),
+    ("SND_CHROMA_DIR", "chroma"),
+    ("SND_TIMESERIES_DIR", "timeseries"),
+)
 _SESSION_DIR = Path(tempfile.mkdtemp(prefix="snd-tests-"))
 atexit.register(shutil.rmtree, _SESSION_DIR, ignore_errors=True)
-for _var, _sub in (("DATA_DIR", "data"), ("SND_CACHE_DIR", "decoded"), ("SND_METADATA_DIR", "metadata"), ("SND_CHROMA_DIR", "chroma")):
+for _var, _sub in _ENV_DIRS:
     os.environ[_var] = str(_SESSION_DIR / _sub)
 
 MNIST_MEAN, MNIST_STD = (0.1307,), (0.3081,)
@@ -53,7 +60,7 @@ CIFAR100_MEAN, CIFAR100_STD = (0.5071, 0.4867, 0.4408), (0.2675, 0.2565, 0.2761)
 def _isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Per-test DATA_DIR / SND_CACHE_DIR / SND_METADATA_DIR, and an empty DATASET_CACHE afterwards."""
     base = tmp_path_factory.mktemp("env")
-    for var, sub in (("DATA_DIR", "data"), ("SND_CACHE_DIR", "decoded"), ("SND_METADATA_DIR", "metadata"), ("SND_CHROMA_DIR", "chroma")):
+    for var, sub in _ENV_DIRS:
         (base / sub).mkdir()
         monkeypatch.setenv(var, str(base / sub))
     yield
