@@ -201,15 +201,21 @@ func snd_loader_open(h C.uint64_t, split *C.snd_cchar, optionsJSON *C.snd_cchar,
 	if out == nil {
 		return fail(errOut, errs.Invalidf("out is NULL"))
 	}
-	d, err := lookup[*dataset.Data](uint64(h))
-	if err != nil {
-		return fail(errOut, err)
-	}
 	var opts loader.SplitOptions
 	if err := decodeJSON(optionsJSON, "loader options", &opts); err != nil {
 		return fail(errOut, err)
 	}
-	l, err := loader.OpenSplit(d, goString(split), opts)
+	var l *loader.Loader
+	var err error
+	if so, serr := lookup[loader.SplitOpener](uint64(h)); serr == nil { // image folders
+		l, err = so.OpenLoader(goString(split), opts)
+	} else {
+		d, derr := lookup[*dataset.Data](uint64(h))
+		if derr != nil {
+			return fail(errOut, derr)
+		}
+		l, err = loader.OpenSplit(d, goString(split), opts)
+	}
 	if err != nil {
 		return fail(errOut, err)
 	}

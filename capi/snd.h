@@ -121,6 +121,7 @@ int snd_registry_list(char** json_out, char** err_out);
 int snd_registry_unregister(const char* name, char** err_out);
 
 #include "snd_dataset.h"
+#include "snd_images.h"
 #include "snd_search.h"
 #include "snd_timeseries.h"
 #include "snd_metadata.h"

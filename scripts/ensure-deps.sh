@@ -4,7 +4,7 @@
 set -euo pipefail
 
 need_apt=()
-for pkg in libhdf5-dev pkg-config libturbojpeg0-dev; do
+for pkg in libhdf5-dev pkg-config libturbojpeg0-dev libjpeg62-turbo-dev; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -53,3 +53,20 @@ func errNoSplit(name, split string) error {
 }
 
 var _ io.Closer = (*dataset.Data)(nil)
+
+// SplitOpener is a dataset that opens loaders over its own splits (image
+// folders); the C API's snd_loader_open accepts any handle implementing it.
+type SplitOpener interface {
+	OpenLoader(split string, opts SplitOptions) (*Loader, error)
+}
+
+// NewOwning is New for a loader that keeps owner open until it is closed:
+// the caller has taken the reference that the loader's Close drops.
+func NewOwning(src Source, opts Options, owner io.Closer) (*Loader, error) {
+	l, err := New(src, opts, cmem.Default)
+	if err != nil {
+		return nil, err
+	}
+	l.onClose = owner
+	return l, nil
+}

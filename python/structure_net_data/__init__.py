@@ -26,6 +26,7 @@ from .errors import (
     UnavailableError,
 )
 from .factory import DATASET_CACHE, clear_dataset_cache, create_dataset, get_dataset
+from .images import ImageFolderDataset, prepare_dataset, register_image_folder, set_image_options
 from .loader import BatchLoader
 from .metadata import DatasetMetadata, track_dataset_usage
 from .search import (
@@ -45,6 +46,10 @@ __all__ = [
     "BatchLoader",
     "ChromaConfig",
     "ExperimentSearcher",
+    "ImageFolderDataset",
+    "prepare_dataset",
+    "register_image_folder",
+    "set_image_options",
     "get_chroma_client",
     "reset_chroma_client",
     "search_by_architecture",

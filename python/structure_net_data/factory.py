@@ -48,8 +48,13 @@ def get_dataset(
     progress: bool = True,
     mirrors: list[str] | None = None,
     md5_override: dict[str, str] | None = None,
+    **format_options: Any,
 ) -> Dataset:
-    """Returns the opened dataset, from :data:`DATASET_CACHE` when it is there."""
+    """Returns the opened dataset, from :data:`DATASET_CACHE` when it is there.
+
+    ``format_options`` go to the opener of the config's format (image folders
+    take ``on_error`` and ``dct_scaling``); array formats accept none.
+    """
     config = get_dataset_config(dataset_name)
     if data_dir is None:
         data_dir = os.environ.get("DATA_DIR") or None
@@ -63,6 +68,10 @@ def get_dataset(
     if loader_class is not None:
         dataset = _open_custom(config, loader_class)
     elif config.format in ARRAY_FORMATS:
+        if format_options:
+            raise InvalidArgumentError(
+                f"{', '.join(format_options)} only apply to image folders, not to {config.format!r} datasets"
+            )
         dataset = open_dataset(
             dataset_name,
             data_dir=data_dir,
@@ -74,7 +83,7 @@ def get_dataset(
         )
     elif config.format in _FORMAT_OPENERS:
         dataset = _FORMAT_OPENERS[config.format](
-            config, data_dir=data_dir, force_reload=force_reload, download=download, progress=progress
+            config, data_dir=data_dir, force_reload=force_reload, download=download, progress=progress, **format_options
         )
     else:
         raise UnsupportedError(
@@ -203,6 +212,8 @@ def create_dataset(
     mirrors: list[str] | None = None,
     md5_override: dict[str, str] | None = None,
     pin_memory: bool = False,
+    on_error: str | None = None,
+    dct_scaling: bool | None = None,
 ) -> dict[str, Any]:
     """Loads a dataset and returns its loaders.
 
@@ -215,6 +226,9 @@ def create_dataset(
     of the test split); ``subset_fraction`` keeps a fraction of both. Subsets,
     shuffling and augmentation are seeded by ``seed`` (a random seed, recorded
     in ``loader.seed``, when None) and never touch global RNG state.
+    For image folders (ImageNet, ``register_image_folder``), ``on_error='skip'``
+    replaces unreadable images by the next readable one instead of raising, and
+    ``dct_scaling=False`` turns off libjpeg's approximate DCT-domain downscaling.
     ``num_workers`` is accepted for DataLoader compatibility and sets the
     core's producer threads; ``pin_memory`` is accepted and ignored (batches
     already live in C memory; use ``device=`` to move them).
@@ -247,6 +261,7 @@ def create_dataset(
         progress=progress,
         mirrors=mirrors,
         md5_override=md5_override,
+        **{k: v for k, v in (("on_error", on_error), ("dct_scaling", dct_scaling)) if v is not None},
     )
     seed = random_seed() if seed is None else int(seed)
     ratio = dataset.test_samples / max(1, dataset.train_samples)
@@ -318,3 +333,9 @@ def _torch_loaders(dataset: _TorchDatasets, batch_size: int, shuffle: bool, drop
     train = DataLoader(dataset.train, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last, generator=generator)
     test = DataLoader(dataset.test, batch_size=batch_size) if dataset.test is not None else None
     return train, test
+
+
+# Image folders (format "imagefolder": imagenet and register_image_folder datasets).
+from .images import open_image_folder as _open_image_folder  # noqa: E402
+
+register_format_opener("imagefolder", _open_image_folder)
