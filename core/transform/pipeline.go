@@ -14,6 +14,8 @@ type Pipeline struct {
 	outH, outW  int
 	steps       []step
 	lut         [][256]float32 // per channel: uint8 value -> normalised float32
+	mean, std   []float32      // per channel, for the C output pass (same arithmetic as lut)
+	pad         []float32      // per channel: the normalised value of a zero pixel
 	random      bool
 	names       []string
 }
@@ -100,6 +102,14 @@ func Compile(specs []Spec, c, h, w int, mean, std []float64) (*Pipeline, error) 
 		return nil, err
 	}
 	p.lut = lut
+	p.mean, p.std, p.pad = make([]float32, c), make([]float32, c), make([]float32, c)
+	for ch := 0; ch < c; ch++ {
+		p.mean[ch], p.std[ch] = 0, 1
+		if normMean != nil {
+			p.mean[ch], p.std[ch] = float32(normMean[min(ch, len(normMean)-1)]), float32(normStd[min(ch, len(normStd)-1)])
+		}
+		p.pad[ch] = lut[ch][0]
+	}
 	return p, nil
 }
 
@@ -198,39 +208,8 @@ func (p *Pipeline) render(src []byte, dst []float32, x0, xs, y0, vx0, vx1, vy0, 
 	if hi < lo {
 		hi = lo
 	}
-	plane := p.inH * p.inW
-	for c := 0; c < p.c; c++ {
-		lut := &p.lut[c]
-		pad := lut[0]
-		srcPlane := src[c*plane : (c+1)*plane]
-		out := dst[c*h*w : (c+1)*h*w]
-		for y := 0; y < h; y++ {
-			row := out[y*w : (y+1)*w]
-			sy := y0 + y
-			if sy < vy0 || sy >= vy1 {
-				for x := range row {
-					row[x] = pad
-				}
-				continue
-			}
-			for x := 0; x < lo; x++ {
-				row[x] = pad
-			}
-			srcRow := srcPlane[sy*p.inW : (sy+1)*p.inW]
-			if xs > 0 {
-				s := srcRow[x0+lo : x0+hi]
-				r := row[lo:hi]
-				for i, v := range s {
-					r[i] = lut[v]
-				}
-			} else {
-				for x := lo; x < hi; x++ {
-					row[x] = lut[srcRow[x0-x]]
-				}
-			}
-			for x := hi; x < w; x++ {
-				row[x] = pad
-			}
-		}
+	if len(src) < p.c*p.inH*p.inW || len(dst) < p.c*h*w {
+		panic("transform: sample buffers are smaller than the pipeline's shapes")
 	}
+	renderSample(src, dst, p.c, p.inH, p.inW, h, w, x0, xs, y0, vy0, vy1, lo, hi, p.mean, p.std, p.pad)
 }
