@@ -54,6 +54,54 @@ def main() -> None:
                 total += len(labels)
         print(f"epoch {epoch + 1}: test accuracy {correct / total:.4f} ({correct}/{total})")
 
+    run_lab(data_dir)
+
+
+def run_lab(data_dir: Path) -> None:
+    """A small hypothesis through the memory-efficient lab, then a search over its results."""
+    import asyncio
+    import tempfile
+
+    from data_factory.nal_integration import create_memory_efficient_nal
+    from data_factory.search import ChromaConfig
+    from data_factory.time_series_storage import TimeSeriesConfig
+    from neural_architecture_lab import Hypothesis, HypothesisCategory, LabConfig
+    from structure_net_data.lab_tasks import train_mlp
+
+    work = Path(tempfile.mkdtemp(prefix="snd-demo-"))
+    nal, integration = create_memory_efficient_nal(
+        LabConfig(max_parallel_experiments=2, results_dir=str(work / "nal"), data_dir=str(data_dir)),
+        ChromaConfig(persist_directory=str(work / "chroma"), collection_name="demo_experiments"),
+        TimeSeriesConfig(storage_dir=str(work / "timeseries")),
+    )
+    nal.register_hypothesis(
+        Hypothesis(
+            id="hidden_width",
+            name="Does a wider hidden layer help on MNIST?",
+            category=HypothesisCategory.ARCHITECTURE,
+            test_function=train_mlp,
+            control_parameters={"dataset": "mnist", "epochs": 2, "batch_size": 64},
+            parameter_space={"architecture": [[784, 32, 10], [784, 128, 10], [784, 256, 64, 10]]},
+        )
+    )
+    print("\nLab: testing hypothesis 'hidden_width' (3 experiments, 2 in parallel) ...")
+    result = asyncio.run(nal.test_hypothesis("hidden_width"))
+    print(
+        f"  {result.successful_experiments}/{result.num_experiments} succeeded in {result.duration:.1f}s; "
+        f"best {result.best_metric:.4f} with {result.best_parameters['architecture']}"
+    )
+    print(f"  kept in lab memory: {len(result.experiment_results)} full results, {len(result.summaries)} summaries")
+    print("Search: runs on mnist above 85% accuracy, best first")
+    for hit in integration.searcher.search_by_performance(min_accuracy=0.85, dataset="mnist"):
+        print(f"  {hit['id']}  accuracy {hit['accuracy']:.4f}  architecture {hit['architecture']}")
+    print("Search: architectures most similar to [784, 200, 10]")
+    for hit in integration.searcher.search_by_architecture([784, 200, 10], n_results=3):
+        print(f"  {hit['id']}  similarity {hit['similarity_score']:.3f}  architecture {hit['architecture']}")
+    summary = integration.get_hypothesis_summary("hidden_width")
+    print(
+        f"Hypothesis summary: {summary['total_experiments']} experiments, mean accuracy {summary['avg_accuracy']:.4f}"
+    )
+
 
 if __name__ == "__main__":
     main()

@@ -19,7 +19,14 @@ CAPI = Path(__file__).resolve().parents[2] / "capi"
 # Bound by _lib.lib() itself before anything else is declared.
 BOUND_BY_LOADER = {"snd_abi_version", "snd_free"}
 # Headers whose every function must have a Python declaration (others' areas may still be in progress).
-FULLY_DECLARED_HEADERS = ("snd.h", "snd_dataset.h", "snd_images.h", "snd_search.h", "snd_metadata.h")
+FULLY_DECLARED_HEADERS = (
+    "snd.h",
+    "snd_dataset.h",
+    "snd_images.h",
+    "snd_search.h",
+    "snd_metadata.h",
+    "snd_timeseries.h",
+)
 
 
 def _strip_comments(text: str) -> str:

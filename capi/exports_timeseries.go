@@ -1,0 +1,444 @@
+package main
+
+/*
+#include <stdlib.h>
+#include "snd.h"
+*/
+import "C"
+
+import (
+	"encoding/json"
+	"unsafe"
+
+	"github.com/structure-net/structure-net-data/core/errs"
+	"github.com/structure-net/structure-net-data/core/timeseries"
+)
+
+// tsResult is a read kept for the caller to copy its columns out.
+type tsResult struct{ t *timeseries.Table }
+
+type tsColumnSpec struct {
+	Name    string            `json:"name"`
+	Kind    timeseries.Kind   `json:"kind"`
+	Strings []json.RawMessage `json:"strings"`
+}
+
+type tsColumnsSpec struct {
+	Columns []tsColumnSpec `json:"columns"`
+}
+
+const maxRows = 1 << 40
+
+// tsTable builds a Table over the caller's buffers. Numeric values are used
+// in place (the core only reads them during the call); they are copied only
+// where the core would otherwise change them: float columns with a mask (the
+// mask becomes NaN) and bool columns holding bytes other than 0 and 1.
+func tsTable(columnsJSON *C.snd_cchar, nRows C.int64_t, values *C.snd_cptr, valid **C.snd_cu8) (*timeseries.Table, error) {
+	var spec tsColumnsSpec
+	if err := decodeJSON(columnsJSON, "columns", &spec); err != nil {
+		return nil, err
+	}
+	n := int64(nRows)
+	if n < 0 || n > maxRows {
+		return nil, errs.Invalidf("timeseries: n_rows %d out of range", n)
+	}
+	k := len(spec.Columns)
+	if k > 0 && values == nil {
+		return nil, errs.Invalidf("timeseries: values is NULL for %d columns", k)
+	}
+	var vals []C.snd_cptr
+	var masks []*C.snd_cu8
+	if k > 0 {
+		vals = unsafe.Slice(values, k)
+		if valid != nil {
+			masks = unsafe.Slice(valid, k)
+		}
+	}
+	t := &timeseries.Table{Rows: int(n), Columns: make([]timeseries.Column, k)}
+	for i, cs := range spec.Columns {
+		c := timeseries.Column{Name: cs.Name, Kind: cs.Kind}
+		if masks != nil && masks[i] != nil && n > 0 {
+			raw := unsafe.Slice((*byte)(unsafe.Pointer(masks[i])), n)
+			c.Valid = make([]bool, n)
+			for j, b := range raw {
+				c.Valid[j] = b != 0
+			}
+		}
+		ptr := unsafe.Pointer(vals[i])
+		numeric := cs.Kind == timeseries.KindFloat64 || cs.Kind == timeseries.KindInt64 || cs.Kind == timeseries.KindBool
+		if numeric && ptr == nil && n > 0 {
+			return nil, errs.Invalidf("timeseries: column %q: values pointer is NULL", cs.Name)
+		}
+		if !numeric && cs.Strings == nil && cs.Kind != timeseries.KindNull && n > 0 {
+			return nil, errs.Invalidf("timeseries: column %q: %s values need \"strings\"", cs.Name, cs.Kind)
+		}
+		switch cs.Kind {
+		case timeseries.KindFloat64:
+			c.F = unsafe.Slice((*float64)(ptr), n)
+			if c.Valid != nil {
+				c.F = append([]float64(nil), c.F...)
+			}
+		case timeseries.KindInt64:
+			c.I = unsafe.Slice((*int64)(ptr), n)
+		case timeseries.KindBool:
+			raw := unsafe.Slice((*byte)(ptr), n)
+			c.B = unsafe.Slice((*bool)(ptr), n)
+			for _, b := range raw {
+				if b > 1 {
+					// Go bools must be 0 or 1: normalize a copy.
+					c.B = make([]bool, n)
+					for j, v := range raw {
+						c.B[j] = v != 0
+					}
+					break
+				}
+			}
+		case timeseries.KindString, timeseries.KindJSON:
+			if int64(len(cs.Strings)) != n {
+				return nil, errs.Invalidf("timeseries: column %q has %d strings for %d rows", cs.Name, len(cs.Strings), n)
+			}
+			c.S = make([]string, n)
+			for j, raw := range cs.Strings {
+				if string(raw) == "null" {
+					if c.Valid == nil {
+						c.Valid = make([]bool, n)
+						for q := range c.Valid {
+							c.Valid[q] = true
+						}
+					}
+					c.Valid[j] = false
+					continue
+				}
+				if err := json.Unmarshal(raw, &c.S[j]); err != nil {
+					return nil, errs.Invalidf("timeseries: column %q row %d: want a string or null", cs.Name, j)
+				}
+			}
+		case timeseries.KindNull:
+			c.Valid = make([]bool, n)
+		}
+		t.Columns[i] = c
+	}
+	return t, nil
+}
+
+func tsMetadata(meta *C.snd_cchar) json.RawMessage {
+	if meta == nil {
+		return nil
+	}
+	return json.RawMessage(goString(meta))
+}
+
+//export snd_ts_open
+func snd_ts_open(optionsJSON *C.snd_cchar, out *C.uint64_t, errOut **C.char) (rc C.int) {
+	defer guard(&rc, errOut)
+	if out == nil {
+		return fail(errOut, errs.Invalidf("out is NULL"))
+	}
+	var opt timeseries.Options
+	if err := decodeJSON(optionsJSON, "time-series options", &opt); err != nil {
+		return fail(errOut, err)
+	}
+	s, err := timeseries.Open(opt)
+	if err != nil {
+		return fail(errOut, err)
+	}
+	*out = C.uint64_t(newHandle(s))
+	return C.SND_OK
+}
+
+//export snd_ts_close
+func snd_ts_close(store *C.uint64_t, errOut **C.char) (rc C.int) {
+	defer guard(&rc, errOut)
+	if store == nil || *store == 0 {
+		return C.SND_OK
+	}
+	s, err := release[*timeseries.Store](uint64(*store))
+	if err != nil {
+		return fail(errOut, err)
+	}
+	*store = 0
+	return status(errOut, s.Close())
+}
+
+//export snd_ts_info
+func snd_ts_info(store C.uint64_t, jsonOut **C.char, errOut **C.char) (rc C.int) {
+	defer guard(&rc, errOut)
+	s, err := lookup[*timeseries.Store](uint64(store))
+	if err != nil {
+		return fail(errOut, err)
+	}
+	info := map[string]any{
+		"options":      s.Options(),
+		"hdf5_version": timeseries.HDF5Version(),
+		"filters": map[string]bool{
+			"gzip": timeseries.FilterAvailable("gzip"), "lzf": timeseries.FilterAvailable("lzf"), "none": true,
+		},
+	}
+	b, err := json.Marshal(info)
+	if err != nil {
+		return fail(errOut, errs.Invalidf("encode info: %v", err))
+	}
+	return status(errOut, setString(jsonOut, string(b)))
+}
+
+//export snd_ts_put
+func snd_ts_put(store C.uint64_t, experimentID *C.snd_cchar, columnsJSON *C.snd_cchar, nRows C.int64_t,
+	values *C.snd_cptr, valid **C.snd_cu8, metadataJSON *C.snd_cchar, errOut **C.char) (rc C.int) {
+	defer guard(&rc, errOut)
+	s, err := lookup[*timeseries.Store](uint64(store))
+	if err != nil {
+		return fail(errOut, err)
+	}
+	t, err := tsTable(columnsJSON, nRows, values, valid)
+	if err != nil {
+		return fail(errOut, err)
+	}
+	return status(errOut, s.Put(goString(experimentID), t, tsMetadata(metadataJSON)))
+}
+
+//export snd_ts_append
+func snd_ts_append(store C.uint64_t, experimentID *C.snd_cchar, columnsJSON *C.snd_cchar, nRows C.int64_t,
+	values *C.snd_cptr, valid **C.snd_cu8, metadataJSON *C.snd_cchar, errOut **C.char) (rc C.int) {
+	defer guard(&rc, errOut)
+	s, err := lookup[*timeseries.Store](uint64(store))
+	if err != nil {
+		return fail(errOut, err)
+	}
+	t, err := tsTable(columnsJSON, nRows, values, valid)
+	if err != nil {
+		return fail(errOut, err)
+	}
+	return status(errOut, s.Append(goString(experimentID), t, tsMetadata(metadataJSON)))
+}
+
+//export snd_ts_finish
+func snd_ts_finish(store C.uint64_t, experimentID *C.snd_cchar, errOut **C.char) (rc C.int) {
+	defer guard(&rc, errOut)
+	s, err := lookup[*timeseries.Store](uint64(store))
+	if err != nil {
+		return fail(errOut, err)
+	}
+	return status(errOut, s.Finish(goString(experimentID)))
+}
+
+//export snd_ts_writer_open
+func snd_ts_writer_open(store C.uint64_t, experimentID *C.snd_cchar, metadataJSON *C.snd_cchar, out *C.uint64_t,
+	errOut **C.char) (rc C.int) {
+	defer guard(&rc, errOut)
+	if out == nil {
+		return fail(errOut, errs.Invalidf("out is NULL"))
+	}
+	s, err := lookup[*timeseries.Store](uint64(store))
+	if err != nil {
+		return fail(errOut, err)
+	}
+	w, err := s.OpenWriter(goString(experimentID), tsMetadata(metadataJSON))
+	if err != nil {
+		return fail(errOut, err)
+	}
+	*out = C.uint64_t(newHandle(w))
+	return C.SND_OK
+}
+
+//export snd_ts_writer_append
+func snd_ts_writer_append(writer C.uint64_t, columnsJSON *C.snd_cchar, nRows C.int64_t, values *C.snd_cptr,
+	valid **C.snd_cu8, errOut **C.char) (rc C.int) {
+	defer guard(&rc, errOut)
+	w, err := lookup[*timeseries.Writer](uint64(writer))
+	if err != nil {
+		return fail(errOut, err)
+	}
+	t, err := tsTable(columnsJSON, nRows, values, valid)
+	if err != nil {
+		return fail(errOut, err)
+	}
+	return status(errOut, w.Append(t))
+}
+
+//export snd_ts_writer_close
+func snd_ts_writer_close(writer *C.uint64_t, errOut **C.char) (rc C.int) {
+	defer guard(&rc, errOut)
+	if writer == nil || *writer == 0 {
+		return C.SND_OK
+	}
+	w, err := release[*timeseries.Writer](uint64(*writer))
+	if err != nil {
+		return fail(errOut, err)
+	}
+	*writer = 0
+	return status(errOut, w.Close())
+}
+
+type tsReadInfo struct {
+	ExperimentID string          `json:"experiment_id"`
+	Metadata     json.RawMessage `json:"metadata"`
+	TotalRows    int64           `json:"total_rows"`
+	Rows         int             `json:"rows"`
+	Backend      string          `json:"backend"`
+	Columns      []tsReadColumn  `json:"columns"`
+}
+
+type tsReadColumn struct {
+	Name   string          `json:"name"`
+	Kind   timeseries.Kind `json:"kind"`
+	Masked bool            `json:"masked"`
+}
+
+//export snd_ts_read
+func snd_ts_read(store C.uint64_t, experimentID *C.snd_cchar, selectionJSON *C.snd_cchar, outResult *C.uint64_t,
+	jsonOut **C.char, errOut **C.char) (rc C.int) {
+	defer guard(&rc, errOut)
+	if outResult == nil || jsonOut == nil {
+		return fail(errOut, errs.Invalidf("out_result or json_out is NULL"))
+	}
+	s, err := lookup[*timeseries.Store](uint64(store))
+	if err != nil {
+		return fail(errOut, err)
+	}
+	sel := timeseries.All()
+	if err := decodeJSON(selectionJSON, "selection", &sel); err != nil {
+		return fail(errOut, err)
+	}
+	h, err := s.Read(goString(experimentID), sel)
+	if err != nil {
+		return fail(errOut, err)
+	}
+	info := tsReadInfo{ExperimentID: h.ExperimentID, Metadata: h.Metadata, TotalRows: h.TotalRows, Rows: h.Table.Rows,
+		Backend: h.Backend, Columns: make([]tsReadColumn, len(h.Table.Columns))}
+	for i, c := range h.Table.Columns {
+		info.Columns[i] = tsReadColumn{Name: c.Name, Kind: c.Kind, Masked: c.Valid != nil}
+	}
+	b, err := json.Marshal(info)
+	if err != nil {
+		return fail(errOut, errs.Invalidf("encode read result: %v", err))
+	}
+	*outResult = C.uint64_t(newHandle(&tsResult{t: h.Table}))
+	return status(errOut, setString(jsonOut, string(b)))
+}
+
+func tsResultColumn(result C.uint64_t, column C.int64_t) (*timeseries.Column, int, error) {
+	r, err := lookup[*tsResult](uint64(result))
+	if err != nil {
+		return nil, 0, err
+	}
+	if column < 0 || int(column) >= len(r.t.Columns) {
+		return nil, 0, errs.Invalidf("timeseries: column %d out of range (result has %d)", int64(column), len(r.t.Columns))
+	}
+	return &r.t.Columns[column], r.t.Rows, nil
+}
+
+//export snd_ts_result_column
+func snd_ts_result_column(result C.uint64_t, column C.int64_t, values unsafe.Pointer, valid *C.uint8_t, nRows C.int64_t,
+	errOut **C.char) (rc C.int) {
+	defer guard(&rc, errOut)
+	c, n, err := tsResultColumn(result, column)
+	if err != nil {
+		return fail(errOut, err)
+	}
+	if int64(nRows) != int64(n) {
+		return fail(errOut, errs.Invalidf("timeseries: n_rows %d, the result has %d rows", int64(nRows), n))
+	}
+	if n > 0 && values == nil {
+		return fail(errOut, errs.Invalidf("timeseries: values is NULL"))
+	}
+	switch c.Kind {
+	case timeseries.KindFloat64:
+		copy(unsafe.Slice((*float64)(values), n), c.F)
+	case timeseries.KindInt64:
+		copy(unsafe.Slice((*int64)(values), n), c.I)
+	case timeseries.KindBool:
+		copy(unsafe.Slice((*bool)(values), n), c.B)
+	default:
+		return fail(errOut, errs.Invalidf("timeseries: column %q holds %s values; use snd_ts_result_strings", c.Name, c.Kind))
+	}
+	if valid != nil && n > 0 {
+		out := unsafe.Slice((*bool)(unsafe.Pointer(valid)), n)
+		if c.Valid != nil {
+			copy(out, c.Valid)
+		} else {
+			for i := range out {
+				out[i] = true
+			}
+		}
+	}
+	return C.SND_OK
+}
+
+//export snd_ts_result_strings
+func snd_ts_result_strings(result C.uint64_t, column C.int64_t, jsonOut **C.char, errOut **C.char) (rc C.int) {
+	defer guard(&rc, errOut)
+	c, n, err := tsResultColumn(result, column)
+	if err != nil {
+		return fail(errOut, err)
+	}
+	if c.Kind != timeseries.KindString && c.Kind != timeseries.KindJSON {
+		return fail(errOut, errs.Invalidf("timeseries: column %q holds %s values; use snd_ts_result_column", c.Name, c.Kind))
+	}
+	out := make([]*string, n)
+	for i := range out {
+		if c.Valid == nil || c.Valid[i] {
+			out[i] = &c.S[i]
+		}
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return fail(errOut, errs.Invalidf("encode strings: %v", err))
+	}
+	return status(errOut, setString(jsonOut, string(b)))
+}
+
+//export snd_ts_result_close
+func snd_ts_result_close(result *C.uint64_t, errOut **C.char) (rc C.int) {
+	defer guard(&rc, errOut)
+	if result == nil || *result == 0 {
+		return C.SND_OK
+	}
+	if _, err := release[*tsResult](uint64(*result)); err != nil {
+		return fail(errOut, err)
+	}
+	*result = 0
+	return C.SND_OK
+}
+
+//export snd_ts_summary
+func snd_ts_summary(store C.uint64_t, experimentID *C.snd_cchar, jsonOut **C.char, errOut **C.char) (rc C.int) {
+	defer guard(&rc, errOut)
+	s, err := lookup[*timeseries.Store](uint64(store))
+	if err != nil {
+		return fail(errOut, err)
+	}
+	sum, err := s.Summary(goString(experimentID))
+	if err != nil {
+		return fail(errOut, err)
+	}
+	b, err := timeseries.MarshalSummary(sum)
+	if err != nil {
+		return fail(errOut, errs.Invalidf("encode summary: %v", err))
+	}
+	return status(errOut, setString(jsonOut, string(b)))
+}
+
+//export snd_ts_delete
+func snd_ts_delete(store C.uint64_t, experimentID *C.snd_cchar, errOut **C.char) (rc C.int) {
+	defer guard(&rc, errOut)
+	s, err := lookup[*timeseries.Store](uint64(store))
+	if err != nil {
+		return fail(errOut, err)
+	}
+	return status(errOut, s.Delete(goString(experimentID)))
+}
+
+//export snd_ts_list
+func snd_ts_list(store C.uint64_t, jsonOut **C.char, errOut **C.char) (rc C.int) {
+	defer guard(&rc, errOut)
+	s, err := lookup[*timeseries.Store](uint64(store))
+	if err != nil {
+		return fail(errOut, err)
+	}
+	ids, err := s.List()
+	if err != nil {
+		return fail(errOut, err)
+	}
+	b, _ := json.Marshal(ids)
+	return status(errOut, setString(jsonOut, string(b)))
+}
