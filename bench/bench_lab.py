@@ -105,8 +105,10 @@ def lab_memory(data_dir: Path, work: Path, n: int, offload: bool) -> list[float]
 def lab_memory_in_new_process(data_dir: Path, work: Path, n: int, offload: bool) -> list[float]:
     """Each variant runs in a fresh process, so one cannot reuse memory the other freed."""
     code = (
-        "import json, sys; sys.path.insert(0, sys.argv[1]); from pathlib import Path; from bench_lab import lab_memory; "
-        "print(json.dumps(lab_memory(Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4]), sys.argv[5] == '1')))"
+        "import json, sys; sys.path.insert(0, sys.argv[1]); from pathlib import Path; "
+        "from bench_lab import lab_memory; "
+        "rss = lab_memory(Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4]), sys.argv[5] == '1'); "
+        "print(json.dumps(rss))"
     )
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
     out = subprocess.run(
