@@ -129,16 +129,7 @@ func CompileImage(specs []Spec, c int, mean, std []float64, opt ImageOptions) (*
 		switch s.Name {
 		case "to_tensor":
 		case "normalize":
-			normMean, normStd = pr.floats("mean"), pr.floats("std")
-			if normMean == nil {
-				normMean = mean
-			}
-			if normStd == nil {
-				normStd = std
-			}
-			if normMean == nil || normStd == nil {
-				pr.fail("normalize: the dataset has no mean/std; pass them as parameters")
-			}
+			normMean, normStd = normalizeParams(pr, mean, std)
 		case "resize":
 			op := imageOp{kind: opResize, size: sizeParam(pr, "size", [2]int{resizeTo, 0}), maxSize: pr.int("max_size", 0)}
 			if op.size[0] <= 0 || op.size[1] < 0 || op.maxSize < 0 {

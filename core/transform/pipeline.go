@@ -50,16 +50,7 @@ func Compile(specs []Spec, c, h, w int, mean, std []float64) (*Pipeline, error) 
 		switch s.Name {
 		case "to_tensor":
 		case "normalize":
-			normMean, normStd = pr.floats("mean"), pr.floats("std")
-			if normMean == nil {
-				normMean = mean
-			}
-			if normStd == nil {
-				normStd = std
-			}
-			if normMean == nil || normStd == nil {
-				pr.fail("normalize: the dataset has no mean/std; pass them as parameters")
-			}
+			normMean, normStd = normalizeParams(pr, mean, std)
 		case "random_horizontal_flip":
 			prob := pr.float("p", 0.5)
 			if prob < 0 || prob > 1 {

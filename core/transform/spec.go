@@ -165,3 +165,19 @@ func (s Spec) String() string {
 	b, _ := json.Marshal(s.Params)
 	return fmt.Sprintf("%s%s", s.Name, b)
 }
+
+// normalizeParams reads "normalize"'s mean and std, defaulting to the
+// dataset's; both pipelines share it so the parameter means the same in each.
+func normalizeParams(pr *params, mean, std []float64) ([]float64, []float64) {
+	m, s := pr.floats("mean"), pr.floats("std")
+	if m == nil {
+		m = mean
+	}
+	if s == nil {
+		s = std
+	}
+	if m == nil || s == nil {
+		pr.fail("normalize: the dataset has no mean/std; pass them as parameters")
+	}
+	return m, s
+}

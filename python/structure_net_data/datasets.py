@@ -63,11 +63,15 @@ class Dataset(Handle):
     """An opened dataset in the core: config, split sizes, source files."""
 
     _close_function = "snd_dataset_close"
+    _info_function = "snd_dataset_info"
 
     def __init__(self, handle: ctypes.c_uint64, name: str) -> None:
         self._adopt(handle)
         self.name = name
         info = self.info()
+        self._read_info(info)
+
+    def _read_info(self, info: dict[str, Any]) -> None:
         self.config = DatasetConfig.from_json(info["config"])
         self.train_samples: int = info["train_samples"]
         self.test_samples: int = info["test_samples"]
@@ -76,7 +80,8 @@ class Dataset(Handle):
         self.size_bytes: int = info.get("size_bytes", 0)
 
     def info(self) -> dict[str, Any]:
-        return _lib.call_json("snd_dataset_info", ctypes.c_uint64(self.handle))
+        """Everything the core knows about the opened dataset."""
+        return _lib.call_json(self._info_function, ctypes.c_uint64(self.handle))
 
     def split_size(self, split: str) -> int:
         return self.train_samples if split == "train" else self.test_samples

@@ -31,10 +31,9 @@ import numpy as np
 import torch
 
 from . import _lib
-from ._handle import Handle
 from .config import DatasetConfig, get_dataset_config, register_dataset
-from .datasets import _PROGRESS_FN, _Progress
-from .errors import InvalidArgumentError
+from .datasets import _PROGRESS_FN, Dataset, _Progress
+from .errors import InvalidArgumentError, UnsupportedError
 
 __all__ = [
     "ImageFolderDataset",
@@ -68,7 +67,7 @@ _lib.declare(
 _ON_ERROR = ("raise", "skip")
 
 
-class ImageFolderDataset(Handle):
+class ImageFolderDataset(Dataset):
     """An opened image-folder dataset; ``BatchLoader`` and ``create_dataset`` take it.
 
     ``classes`` are the class folder names (wnids for ImageNet) in label
@@ -77,28 +76,17 @@ class ImageFolderDataset(Handle):
     """
 
     _close_function = "snd_images_close"
+    _info_function = "snd_images_info"
 
-    def __init__(self, handle: ctypes.c_uint64, name: str) -> None:
-        self._adopt(handle)
-        self.name = name
-        info = self.info()
-        self.config = DatasetConfig.from_json(info["config"])
+    def _read_info(self, info: dict[str, Any]) -> None:
+        super()._read_info(info)
         self.root: str = info["root"]
         self.classes: list[str] = list(info["classes"])
         self.class_names: list[str] = list(info["class_names"])
         self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
-        self.train_samples: int = info["train_samples"]
-        self.test_samples: int = info["test_samples"]
-        self.files: list[str] = info.get("files") or []
-        self.from_cache: bool = info.get("cache_hits", 0) > 0
-        self.size_bytes: int = info.get("size_bytes", 0)
 
-    def info(self) -> dict[str, Any]:
-        """Everything the core knows: folders, packs, scan counts, skipped files."""
-        return _lib.call_json("snd_images_info", ctypes.c_uint64(self.handle))
-
-    def split_size(self, split: str) -> int:
-        return self.train_samples if split == "train" else self.test_samples
+    def to_arrow(self, split: str = "train") -> Any:
+        raise UnsupportedError("image folders are decoded on the fly; there is no decoded split to export")
 
     def skipped_files(self) -> list[str]:
         """Images skipped so far because they could not be decoded (``on_error='skip'``)."""
