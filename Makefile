@@ -32,6 +32,7 @@ CGOCHECK_LIB := $(CURDIR)/python/structure_net_data/_native/libsnd-cgocheck2.so
 test-cgocheck:
 	GOEXPERIMENT=cgocheck2 $(GO) test -count=1 -run 'Cgo|Loader|Export' ./tests/go/
 	GOEXPERIMENT=cgocheck2 $(GO) build -buildmode=c-shared -o $(CGOCHECK_LIB) ./capi
+	@rm -f $(CGOCHECK_LIB:.so=.h)
 	SND_LIBRARY=$(CGOCHECK_LIB) $(PYTHON) -m pytest -q tests/python/test_loader.py
 
 test-python:
