@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import gc
 import os
-import platform
 import shutil
 import statistics
 import sys
@@ -33,6 +32,9 @@ import numpy as np
 import pandas as pd
 import pyarrow
 from structure_net_data.time_series_storage import TimeSeriesConfig, TimeSeriesStorage
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
 N_METRICS = 20
@@ -212,20 +214,12 @@ def fmt_size(b: float) -> str:
 
 
 def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    """The shared machine line plus the library versions this benchmark compares."""
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     with TimeSeriesStorage(TimeSeriesConfig(storage_dir=tempfile.mkdtemp())) as s:
         ours = s.info()["hdf5_version"]
     return (
-        f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB RAM, {platform.system()} {platform.release()}; "
-        f"Python {platform.python_version()}; ours: libhdf5 {ours}; h5py {h5py.__version__} "
+        f"{common.machine()}, {mem:.0f} GiB RAM; ours: libhdf5 {ours}; h5py {h5py.__version__} "
         f"(HDF5 {h5py.version.hdf5_version}); pandas {pd.__version__}, pyarrow {pyarrow.__version__}"
     )
 
