@@ -133,131 +133,39 @@ func snd_search_index(h C.uint64_t, itemsJSON *C.snd_cchar, reportOut **C.char, 
 	return status(errOut, err)
 }
 
+// searchRequest runs one JSON search request against the searcher behind h.
+func searchRequest(h C.uint64_t, requestJSON *C.snd_cchar, resultsOut **C.char,
+	run func(*search.Searcher, context.Context, []byte) ([]byte, error)) error {
+	s, err := searchLookup(h)
+	if err != nil {
+		return err
+	}
+	b, err := run(s, context.Background(), []byte(goString(requestJSON)))
+	return searchSetJSON(resultsOut, b, err)
+}
+
 //export snd_search_similar
 func snd_search_similar(h C.uint64_t, requestJSON *C.snd_cchar, resultsOut **C.char, errOut **C.char) (rc C.int) {
 	defer guard(&rc, errOut)
-	s, err := searchLookup(h)
-	if err != nil {
-		return fail(errOut, err)
-	}
-	req, err := search.ParseRequest("search_similar_experiments", []byte(goString(requestJSON)), "query", "n_results", "where", "where_document")
-	if err != nil {
-		return fail(errOut, err)
-	}
-	query, err := req.Object("query")
-	if err != nil {
-		return fail(errOut, err)
-	}
-	n, err := req.Int("n_results", 10)
-	if err != nil {
-		return fail(errOut, err)
-	}
-	where, err := req.Where("where")
-	if err != nil {
-		return fail(errOut, err)
-	}
-	wdoc, err := req.WhereDocument()
-	if err != nil {
-		return fail(errOut, err)
-	}
-	rs, err := s.SimilarExperiments(context.Background(), query, n, where, wdoc)
-	if err != nil {
-		return fail(errOut, err)
-	}
-	b, err := search.ResultsJSON(rs)
-	return status(errOut, searchSetJSON(resultsOut, b, err))
+	return status(errOut, searchRequest(h, requestJSON, resultsOut, (*search.Searcher).SimilarRequest))
 }
 
 //export snd_search_by_architecture
 func snd_search_by_architecture(h C.uint64_t, requestJSON *C.snd_cchar, resultsOut **C.char, errOut **C.char) (rc C.int) {
 	defer guard(&rc, errOut)
-	s, err := searchLookup(h)
-	if err != nil {
-		return fail(errOut, err)
-	}
-	req, err := search.ParseRequest("search_by_architecture", []byte(goString(requestJSON)), "architecture", "n_results", "where")
-	if err != nil {
-		return fail(errOut, err)
-	}
-	n, err := req.Int("n_results", 10)
-	if err != nil {
-		return fail(errOut, err)
-	}
-	where, err := req.Where("where")
-	if err != nil {
-		return fail(errOut, err)
-	}
-	rs, err := s.ByArchitecture(context.Background(), req.Value("architecture"), n, where)
-	if err != nil {
-		return fail(errOut, err)
-	}
-	b, err := search.ResultsJSON(rs)
-	return status(errOut, searchSetJSON(resultsOut, b, err))
+	return status(errOut, searchRequest(h, requestJSON, resultsOut, (*search.Searcher).ArchitectureRequest))
 }
 
 //export snd_search_by_performance
 func snd_search_by_performance(h C.uint64_t, requestJSON *C.snd_cchar, resultsOut **C.char, errOut **C.char) (rc C.int) {
 	defer guard(&rc, errOut)
-	s, err := searchLookup(h)
-	if err != nil {
-		return fail(errOut, err)
-	}
-	req, err := search.ParseRequest("search_by_performance", []byte(goString(requestJSON)), "min_accuracy", "max_parameters", "dataset", "n_results")
-	if err != nil {
-		return fail(errOut, err)
-	}
-	minAcc, err := req.OptFloat("min_accuracy")
-	if err != nil {
-		return fail(errOut, err)
-	}
-	maxParams, err := req.OptFloat("max_parameters")
-	if err != nil {
-		return fail(errOut, err)
-	}
-	dataset, err := req.OptString("dataset")
-	if err != nil {
-		return fail(errOut, err)
-	}
-	n, err := req.Int("n_results", 0)
-	if err != nil {
-		return fail(errOut, err)
-	}
-	rs, err := s.ByPerformance(context.Background(), minAcc, maxParams, dataset, n)
-	if err != nil {
-		return fail(errOut, err)
-	}
-	b, err := search.ResultsJSON(rs)
-	return status(errOut, searchSetJSON(resultsOut, b, err))
+	return status(errOut, searchRequest(h, requestJSON, resultsOut, (*search.Searcher).PerformanceRequest))
 }
 
 //export snd_search_by_hypothesis
 func snd_search_by_hypothesis(h C.uint64_t, requestJSON *C.snd_cchar, resultsOut **C.char, errOut **C.char) (rc C.int) {
 	defer guard(&rc, errOut)
-	s, err := searchLookup(h)
-	if err != nil {
-		return fail(errOut, err)
-	}
-	req, err := search.ParseRequest("search_by_hypothesis", []byte(goString(requestJSON)), "hypothesis_id", "n_results")
-	if err != nil {
-		return fail(errOut, err)
-	}
-	hid, err := req.OptString("hypothesis_id")
-	if err != nil {
-		return fail(errOut, err)
-	}
-	if hid == nil {
-		return fail(errOut, errs.Invalidf("search_by_hypothesis: hypothesis_id is required"))
-	}
-	n, err := req.Int("n_results", 0)
-	if err != nil {
-		return fail(errOut, err)
-	}
-	rs, err := s.ByHypothesis(context.Background(), *hid, n)
-	if err != nil {
-		return fail(errOut, err)
-	}
-	b, err := search.ResultsJSON(rs)
-	return status(errOut, searchSetJSON(resultsOut, b, err))
+	return status(errOut, searchRequest(h, requestJSON, resultsOut, (*search.Searcher).HypothesisRequest))
 }
 
 //export snd_search_get_experiment
