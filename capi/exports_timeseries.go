@@ -185,30 +185,30 @@ func snd_ts_info(store C.uint64_t, jsonOut **C.char, errOut **C.char) (rc C.int)
 func snd_ts_put(store C.uint64_t, experimentID *C.snd_cchar, columnsJSON *C.snd_cchar, nRows C.int64_t,
 	values *C.snd_cptr, valid **C.snd_cu8, metadataJSON *C.snd_cchar, errOut **C.char) (rc C.int) {
 	defer guard(&rc, errOut)
-	s, err := lookup[*timeseries.Store](uint64(store))
-	if err != nil {
-		return fail(errOut, err)
-	}
-	t, err := tsTable(columnsJSON, nRows, values, valid)
-	if err != nil {
-		return fail(errOut, err)
-	}
-	return status(errOut, s.Put(goString(experimentID), t, tsMetadata(metadataJSON)))
+	return status(errOut, tsWrite(store, experimentID, columnsJSON, nRows, values, valid, metadataJSON, (*timeseries.Store).Put))
 }
 
 //export snd_ts_append
 func snd_ts_append(store C.uint64_t, experimentID *C.snd_cchar, columnsJSON *C.snd_cchar, nRows C.int64_t,
 	values *C.snd_cptr, valid **C.snd_cu8, metadataJSON *C.snd_cchar, errOut **C.char) (rc C.int) {
 	defer guard(&rc, errOut)
+	return status(errOut, tsWrite(store, experimentID, columnsJSON, nRows, values, valid, metadataJSON, (*timeseries.Store).Append))
+}
+
+// tsWrite decodes the caller's column buffers (copied during the call) and
+// hands them to Put or Append.
+func tsWrite(store C.uint64_t, experimentID *C.snd_cchar, columnsJSON *C.snd_cchar, nRows C.int64_t,
+	values *C.snd_cptr, valid **C.snd_cu8, metadataJSON *C.snd_cchar,
+	write func(*timeseries.Store, string, *timeseries.Table, json.RawMessage) error) error {
 	s, err := lookup[*timeseries.Store](uint64(store))
 	if err != nil {
-		return fail(errOut, err)
+		return err
 	}
 	t, err := tsTable(columnsJSON, nRows, values, valid)
 	if err != nil {
-		return fail(errOut, err)
+		return err
 	}
-	return status(errOut, s.Append(goString(experimentID), t, tsMetadata(metadataJSON)))
+	return write(s, goString(experimentID), t, tsMetadata(metadataJSON))
 }
 
 //export snd_ts_finish
