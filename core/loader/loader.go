@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"runtime"
+	"strconv"
 	"sync"
 	"unsafe"
 
@@ -111,23 +112,12 @@ func New(src Source, opts Options, pool *cmem.Pool) (*Loader, error) {
 // image FixedSizeList<float32>[c*h*w] and label int64, with the sample shape
 // in the metadata under "shape".
 func Schema(c, h, w int) *arrow.Schema {
-	md := arrow.NewMetadata([]string{"shape", "layout"}, []string{"[" + itoa(c) + "," + itoa(h) + "," + itoa(w) + "]", "NCHW float32"})
+	shape := "[" + strconv.Itoa(c) + "," + strconv.Itoa(h) + "," + strconv.Itoa(w) + "]"
+	md := arrow.NewMetadata([]string{"shape", "layout"}, []string{shape, "NCHW float32"})
 	return arrow.NewSchema([]arrow.Field{
 		{Name: "image", Type: arrow.FixedSizeListOfNonNullable(int32(c*h*w), arrow.PrimitiveTypes.Float32)},
 		{Name: "label", Type: arrow.PrimitiveTypes.Int64},
 	}, &md)
-}
-
-func itoa(v int) string {
-	b := []byte{}
-	if v == 0 {
-		return "0"
-	}
-	for v > 0 {
-		b = append([]byte{byte('0' + v%10)}, b...)
-		v /= 10
-	}
-	return string(b)
 }
 
 // Schema returns the batches' schema.
