@@ -205,17 +205,11 @@ func snd_loader_open(h C.uint64_t, split *C.snd_cchar, optionsJSON *C.snd_cchar,
 	if err := decodeJSON(optionsJSON, "loader options", &opts); err != nil {
 		return fail(errOut, err)
 	}
-	var l *loader.Loader
-	var err error
-	if so, serr := lookup[loader.SplitOpener](uint64(h)); serr == nil { // image folders
-		l, err = so.OpenLoader(goString(split), opts)
-	} else {
-		d, derr := lookup[*dataset.Data](uint64(h))
-		if derr != nil {
-			return fail(errOut, derr)
-		}
-		l, err = loader.OpenSplit(d, goString(split), opts)
+	d, err := lookup[loader.SplitOpener](uint64(h)) // array datasets and image folders
+	if err != nil {
+		return fail(errOut, err)
 	}
+	l, err := d.OpenLoader(goString(split), opts)
 	if err != nil {
 		return fail(errOut, err)
 	}

@@ -3,7 +3,9 @@
 // readers of the real on-disk formats (MNIST IDX, CIFAR pickle and binary),
 // verified downloads, and the decoded-sample cache.
 //
-// It does not own transforms (package transform) or batching (package loader).
+// It does not own transforms (package transform) or batching (package
+// loader): a Data opens loaders over its splits (Data.OpenLoader, through an
+// ArraySource), so it depends on package loader and never the reverse.
 //
 // # Decoded cache
 //

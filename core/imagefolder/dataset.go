@@ -12,7 +12,6 @@ import (
 	"github.com/structure-net/structure-net-data/core/errs"
 	"github.com/structure-net/structure-net-data/core/loader"
 	"github.com/structure-net/structure-net-data/core/logging"
-	"github.com/structure-net/structure-net-data/core/transform"
 )
 
 // Format is the dataset.Config format this package serves.
@@ -420,7 +419,7 @@ func (d *Dataset) Info() map[string]any {
 
 // OpenLoader returns a loader over one split; it keeps d open until closed.
 // It makes *Dataset a loader.SplitOpener, so the C API's snd_loader_open
-// accepts image-folder handles.
+// serves image folders and array datasets through one path.
 func (d *Dataset) OpenLoader(split string, opts loader.SplitOptions) (*loader.Loader, error) {
 	s, err := d.SplitByName(split)
 	if err != nil {
@@ -429,15 +428,7 @@ func (d *Dataset) OpenLoader(split string, opts loader.SplitOptions) (*loader.Lo
 	if s == nil {
 		return nil, errs.NotFoundf("dataset %q has no %s split", d.Config.Name, split)
 	}
-	var specs []transform.Spec
-	switch {
-	case opts.Transforms != nil:
-		specs = *opts.Transforms
-	case split == "train":
-		specs = transform.Specs(d.Config.DefaultTrainTransforms...)
-	default:
-		specs = transform.Specs(d.Config.DefaultTestTransforms...)
-	}
+	specs := opts.Specs(split, d.Config.DefaultTrainTransforms, d.Config.DefaultTestTransforms)
 	src, err := NewSource(d, s, specs)
 	if err != nil {
 		return nil, err

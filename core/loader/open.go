@@ -4,8 +4,6 @@ import (
 	"io"
 
 	"github.com/structure-net/structure-net-data/core/cmem"
-	"github.com/structure-net/structure-net-data/core/dataset"
-	"github.com/structure-net/structure-net-data/core/errs"
 	"github.com/structure-net/structure-net-data/core/transform"
 )
 
@@ -16,46 +14,23 @@ type SplitOptions struct {
 	Transforms *[]transform.Spec `json:"transforms"`
 }
 
-// OpenSplit returns a loader over one split of d. The loader keeps d open
-// until it is closed.
-func OpenSplit(d *dataset.Data, split string, opts SplitOptions) (*Loader, error) {
-	s, err := d.SplitByName(split)
-	if err != nil {
-		return nil, err
+// Specs returns the transforms for split: o.Transforms when set, otherwise
+// defaultTrain for "train" and defaultTest for any other split.
+func (o SplitOptions) Specs(split string, defaultTrain, defaultTest []string) []transform.Spec {
+	switch {
+	case o.Transforms != nil:
+		return *o.Transforms
+	case split == "train":
+		return transform.Specs(defaultTrain...)
+	default:
+		return transform.Specs(defaultTest...)
 	}
-	if s == nil {
-		return nil, errNoSplit(d.Config.Name, split)
-	}
-	var specs []transform.Spec
-	if opts.Transforms != nil {
-		specs = *opts.Transforms
-	} else if split == "train" {
-		specs = transform.Specs(d.Config.DefaultTrainTransforms...)
-	} else {
-		specs = transform.Specs(d.Config.DefaultTestTransforms...)
-	}
-	src, err := NewArraySource(s, specs, d.Config.Mean, d.Config.Std)
-	if err != nil {
-		return nil, err
-	}
-	d.Retain()
-	l, err := New(src, opts.Options, cmem.Default)
-	if err != nil {
-		d.Close()
-		return nil, err
-	}
-	l.onClose = d
-	return l, nil
 }
 
-func errNoSplit(name, split string) error {
-	return errs.NotFoundf("dataset %q has no %s split", name, split)
-}
-
-var _ io.Closer = (*dataset.Data)(nil)
-
-// SplitOpener is a dataset that opens loaders over its own splits (image
-// folders); the C API's snd_loader_open accepts any handle implementing it.
+// SplitOpener is a dataset that opens loaders over its own splits: array
+// datasets (dataset.Data) and image folders (imagefolder.Dataset) alike.
+// Datasets depend on this package, never the other way round, so the C
+// API's snd_loader_open serves any handle implementing it through one path.
 type SplitOpener interface {
 	OpenLoader(split string, opts SplitOptions) (*Loader, error)
 }

@@ -62,7 +62,7 @@ func copyBatch(rec arrow.RecordBatch) batch {
 
 func newLoader(t *testing.T, s *dataset.Split, specs []transform.Spec, opts loader.Options) *loader.Loader {
 	t.Helper()
-	src, err := loader.NewArraySource(s, specs, []float64{0.5, 0.4, 0.3}, []float64{0.2, 0.25, 0.3})
+	src, err := dataset.NewArraySource(s, specs, []float64{0.5, 0.4, 0.3}, []float64{0.2, 0.25, 0.3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,7 +220,7 @@ func TestOrderShardsLikeDistributedSampler(t *testing.T) {
 
 func TestLoaderRejectsBadOptions(t *testing.T) {
 	s := randomSplit(4, 1, 2, 2, 6)
-	src, _ := loader.NewArraySource(s, nil, nil, nil)
+	src, _ := dataset.NewArraySource(s, nil, nil, nil)
 	for name, o := range map[string]loader.Options{
 		"zero batch":     {BatchSize: 0},
 		"negative batch": {BatchSize: -3},
@@ -236,7 +236,7 @@ func TestLoaderRejectsBadOptions(t *testing.T) {
 func TestLoaderCloseFreesPoolMemory(t *testing.T) {
 	pool := cmem.NewPool(4)
 	s := randomSplit(32, 3, 8, 8, 7)
-	src, _ := loader.NewArraySource(s, augment, []float64{0.5, 0.5, 0.5}, []float64{0.5, 0.5, 0.5})
+	src, _ := dataset.NewArraySource(s, augment, []float64{0.5, 0.5, 0.5}, []float64{0.5, 0.5, 0.5})
 	l, err := loader.New(src, loader.Options{BatchSize: 4, Prefetch: 3}, pool)
 	if err != nil {
 		t.Fatal(err)
