@@ -187,10 +187,32 @@ func (l *Loader) Restore(s State) error {
 	return nil
 }
 
+// Batch is one batch of samples: an Arrow record (image
+// FixedSizeList<float32>[C*H*W], label int64; see Schema) with typed views of
+// its two buffers beside it. The views are the record's own C memory, not
+// copies: they stay valid until the batch is released.
+type Batch struct {
+	arrow.RecordBatch
+	images  []float32
+	labels  []int64
+	c, h, w int
+}
+
+// Images returns the pixels of every sample, NCHW float32 (len N*C*H*W),
+// without copying; valid until Release.
+func (b *Batch) Images() []float32 { return b.images }
+
+// Labels returns one label per sample (len N), without copying; valid until
+// Release.
+func (b *Batch) Labels() []int64 { return b.labels }
+
+// Shape is the batch's (N, C, H, W).
+func (b *Batch) Shape() (n, c, h, w int) { return len(b.labels), b.c, b.h, b.w }
+
 // Next returns the next batch of the current epoch, or io.EOF once the epoch
 // is over; the following call starts the next epoch. The caller owns the
-// record and must Release it.
-func (l *Loader) Next() (arrow.RecordBatch, error) {
+// batch and must Release it.
+func (l *Loader) Next() (*Batch, error) {
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
@@ -252,7 +274,7 @@ func (l *Loader) Close() error {
 }
 
 type result struct {
-	rec arrow.RecordBatch
+	rec *Batch
 	err error
 }
 
@@ -334,7 +356,7 @@ func (l *Loader) stopLocked() {
 	r.wg.Wait()
 }
 
-func (l *Loader) buildBatch(order []int, epoch, b int) (arrow.RecordBatch, error) {
+func (l *Loader) buildBatch(order []int, epoch, b int) (*Batch, error) {
 	bs := l.opts.BatchSize
 	lo := b * bs
 	hi := min(lo+bs, len(order))
@@ -366,7 +388,8 @@ func (l *Loader) buildBatch(order []int, epoch, b int) (arrow.RecordBatch, error
 	defer labData.Release()
 	lab := array.NewInt64Data(labData)
 	defer lab.Release()
-	return array.NewRecordBatch(l.schema, []arrow.Array{img, lab}, int64(n)), nil
+	rec := array.NewRecordBatch(l.schema, []arrow.Array{img, lab}, int64(n))
+	return &Batch{RecordBatch: rec, images: imgs, labels: labels, c: c, h: h, w: w}, nil
 }
 
 // Info describes the loader for hosts and metadata.

@@ -285,3 +285,32 @@ func TestExportCgoRoundTrip(t *testing.T) {
 		t.Fatalf("import copied the buffer: %x != %x", gotAddr, addr)
 	}
 }
+
+// The typed views are the record's own buffers, not copies, and agree with
+// the Arrow columns and the batch shape.
+func TestLoaderBatchViewsAreTheRecordBuffers(t *testing.T) {
+	s := randomSplit(10, 3, 4, 5, 9)
+	l := newLoader(t, s, transform.Specs("normalize"), loader.Options{BatchSize: 4})
+	for _, wantN := range []int{4, 4, 2} {
+		b, err := l.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, c, h, w := b.Shape()
+		if n != wantN || c != 3 || h != 4 || w != 5 {
+			t.Fatalf("shape (%d, %d, %d, %d), want (%d, 3, 4, 5)", n, c, h, w, wantN)
+		}
+		img := b.Column(0).(*array.FixedSizeList).ListValues().(*array.Float32).Float32Values()
+		lab := b.Column(1).(*array.Int64).Int64Values()
+		if len(b.Images()) != n*c*h*w || len(b.Labels()) != n {
+			t.Fatalf("views hold %d pixels and %d labels for %d samples", len(b.Images()), len(b.Labels()), n)
+		}
+		if &b.Images()[0] != &img[0] || &b.Labels()[0] != &lab[0] {
+			t.Fatal("the typed views are copies, not the record's buffers")
+		}
+		if !slices.Equal(b.Images(), img) || !slices.Equal(b.Labels(), lab) {
+			t.Fatal("the typed views disagree with the Arrow columns")
+		}
+		b.Release()
+	}
+}
