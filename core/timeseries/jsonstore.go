@@ -428,15 +428,82 @@ func readJSONHeaderLine(path string) (header, error) {
 	return header{ID: l.Header.ExperimentID, Metadata: l.Header.Metadata, Created: l.Header.Created}, nil
 }
 
-// jsonWriter appends to a .jsonl history: one write(2) per batch carrying the
-// rows and the commit after them, so a killed writer leaves at most a torn
-// last line that readers skip and the next writer truncates.
+// jsonWriter is the JSON-lines backend of a Writer: it appends to a .jsonl
+// history, one write(2) per batch carrying the rows and the commit after
+// them, so a killed writer leaves at most a torn last line that readers skip
+// and the next writer truncates.
 type jsonWriter struct {
+	id    string
 	path  string
 	f     *os.File
 	hdr   header
 	stats []colStats
 	fsync bool
+}
+
+// openJSONBackend opens base's JSON history for appending, creating it, or
+// converting an HDF5 history of the same experiment, first.
+func openJSONBackend(base, id string, opt Options, meta json.RawMessage) (*jsonWriter, error) {
+	path := base + extJSON
+	var h *jsonHistory
+	var err error
+	switch {
+	case exists(path):
+		if h, err = parseJSONFile(path); err != nil {
+			return nil, err
+		}
+		if h.hdr.ID != id {
+			return nil, errs.Corruptf("timeseries: %s belongs to experiment %q, not %q", path, h.hdr.ID, id)
+		}
+	case exists(base + extH5):
+		r, err := openH5Reader(base + extH5)
+		if err != nil {
+			return nil, err
+		}
+		hdr := r.hdr
+		t, err := r.readPlan(rowPlan{Start: 0, Count: hdr.Rows, Stride: 1})
+		r.close()
+		if err != nil {
+			return nil, err
+		}
+		if err := writeJSONAndInstall(path, hdr, t, opt.Fsync); err != nil {
+			return nil, err
+		}
+		if err := os.Remove(base + extH5); err != nil && !os.IsNotExist(err) {
+			return nil, errs.IOf("timeseries: remove %s: %v", base+extH5, err)
+		}
+		if h, err = parseJSONFile(path); err != nil {
+			return nil, err
+		}
+	default:
+		hdr := header{ID: id, Metadata: orEmpty(meta), Created: now()}
+		if err := writeJSONAndInstall(path, hdr, &Table{}, opt.Fsync); err != nil {
+			return nil, err
+		}
+		if h, err = parseJSONFile(path); err != nil {
+			return nil, err
+		}
+	}
+	w, err := openJSONWriter(path, h, opt.Fsync)
+	if err != nil {
+		return nil, err
+	}
+	w.id = id
+	if meta != nil && !bytes.Equal(meta, h.hdr.Metadata) {
+		if err := w.setMetadata(meta); err != nil {
+			w.close()
+			return nil, err
+		}
+	}
+	return w, nil
+}
+
+func writeJSONAndInstall(path string, hdr header, t *Table, fsync bool) error {
+	tmp := tempName(path)
+	if err := writeJSONFile(tmp, hdr, t, fsync); err != nil {
+		return err
+	}
+	return installFile(tmp, path, fsync)
 }
 
 // openJSONWriter opens path for appending, first cutting anything after the
@@ -503,6 +570,23 @@ func (w *jsonWriter) setMetadata(meta json.RawMessage) error {
 	w.hdr.Metadata = meta
 	return nil
 }
+
+func (w *jsonWriter) metadata() json.RawMessage { return w.hdr.Metadata }
+
+func (w *jsonWriter) read(sel Selection) (*History, error) {
+	h, err := parseJSONFile(w.path)
+	if err != nil {
+		return nil, err
+	}
+	return readJSONHistory(w.id, h, sel)
+}
+
+func (w *jsonWriter) summary() (*Summary, error) {
+	return summaryOf(w.hdr, w.stats, BackendJSON, w.path), nil
+}
+
+// compact does nothing: a JSON history has one layout.
+func (w *jsonWriter) compact() error { return nil }
 
 func (w *jsonWriter) close() error {
 	if w.f == nil {
