@@ -127,6 +127,14 @@ func h5OpenWrite(path string) (hid, error) {
 	return f, nil
 }
 
+// h5OpenFiles counts the HDF5 files this process has open; tests use it to
+// check that closing a store leaves none open.
+func h5OpenFiles() int {
+	begin()
+	defer end()
+	return int(C.H5Fget_obj_count(C.H5F_OBJ_ALL, C.H5F_OBJ_FILE))
+}
+
 func h5OpenRead(path string) (hid, error) {
 	cs := cstr(path)
 	defer free(cs)

@@ -3,6 +3,7 @@ package timeseries
 import (
 	"errors"
 	"os"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -71,7 +72,13 @@ func (c *cachedReader) dataset(name string, mask bool) (hid, error) {
 	return d, nil
 }
 
-func (c *cachedReader) close() {
+// closeOnce closes the file once no read is using it; later calls do nothing.
+func (c *cachedReader) closeOnce() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
 	for _, d := range c.dsets {
 		h5DatasetClose(d)
 	}
@@ -85,6 +92,10 @@ type readerCache struct {
 	limit int
 	files map[string]*cachedReader
 	order []string // least recently used first
+	// closing counts evicted readers still waiting to be closed, so that
+	// closeAll returns only once every file the cache opened is closed.
+	closing sync.WaitGroup
+	closed  bool // after closeAll: reads use their file once and close it
 }
 
 func newReaderCache(limit int) *readerCache {
@@ -136,7 +147,10 @@ func (rc *readerCache) useOnce(path string, fn func(r *h5Reader, open datasetOpe
 				return fn(r, nil)
 			}
 			c = &cachedReader{r: r, sig: sig, dsets: map[string]hid{}, group: noID}
-			rc.add(path, c)
+			if !rc.add(path, c) {
+				defer r.close()
+				return fn(r, nil)
+			}
 		}
 		c.mu.Lock()
 		if c.closed {
@@ -150,51 +164,41 @@ func (rc *readerCache) useOnce(path string, fn func(r *h5Reader, open datasetOpe
 	}
 }
 
-func (rc *readerCache) add(path string, c *cachedReader) {
+// add caches c as path's reader, evicting the least recently used beyond
+// the limit; false when the cache is closed (the caller keeps c to itself).
+func (rc *readerCache) add(path string, c *cachedReader) bool {
 	rc.mu.Lock()
-	if old := rc.files[path]; old != nil {
-		rc.dropLocked(path)
+	defer rc.mu.Unlock()
+	if rc.closed {
+		return false
 	}
+	rc.dropLocked(path)
 	rc.files[path] = c
 	rc.order = append(rc.order, path)
 	for len(rc.order) > rc.limit {
 		rc.dropLocked(rc.order[0])
 	}
-	rc.mu.Unlock()
+	return true
 }
 
+// touchLocked marks path as the most recently used.
 func (rc *readerCache) touchLocked(path string) {
-	for i, p := range rc.order {
-		if p == path {
-			copy(rc.order[i:], rc.order[i+1:])
-			rc.order[len(rc.order)-1] = path
-			return
-		}
+	if i := slices.Index(rc.order, path); i >= 0 {
+		rc.order = append(slices.Delete(rc.order, i, i+1), path)
 	}
 }
 
 // dropLocked removes path from the cache and closes its reader once no read
-// is using it (the close waits for the reader's lock in a goroutine, so the
-// cache lock is never held while waiting).
+// is using it (the close waits for the reader's lock in a tracked goroutine,
+// so the cache lock is never held while waiting).
 func (rc *readerCache) dropLocked(path string) {
 	c := rc.files[path]
 	if c == nil {
 		return
 	}
 	delete(rc.files, path)
-	for i, p := range rc.order {
-		if p == path {
-			rc.order = append(rc.order[:i], rc.order[i+1:]...)
-			break
-		}
-	}
-	go func() {
-		c.mu.Lock()
-		if !c.closed {
-			c.close()
-		}
-		c.mu.Unlock()
-	}()
+	rc.order = slices.DeleteFunc(rc.order, func(p string) bool { return p == path })
+	rc.closing.Go(c.closeOnce)
 }
 
 func (rc *readerCache) forget(path string) {
@@ -203,17 +207,16 @@ func (rc *readerCache) forget(path string) {
 	rc.mu.Unlock()
 }
 
-// closeAll closes every cached file now.
+// closeAll closes every cached file, waiting for reads still using one, and
+// returns once the files evicted earlier are closed too. Nothing is cached
+// afterwards. The cache lock is held throughout, so no eviction starts while
+// it waits; the closes it waits for take only their reader's lock.
 func (rc *readerCache) closeAll() {
 	rc.mu.Lock()
-	files := rc.files
-	rc.files, rc.order = map[string]*cachedReader{}, nil
-	rc.mu.Unlock()
-	for _, c := range files {
-		c.mu.Lock()
-		if !c.closed {
-			c.close()
-		}
-		c.mu.Unlock()
+	defer rc.mu.Unlock()
+	rc.closed = true
+	for path := range rc.files {
+		rc.dropLocked(path)
 	}
+	rc.closing.Wait()
 }
