@@ -12,39 +12,51 @@ static hid_t str_type = -1;     /* variable-length UTF-8 string */
 static hid_t stat_type = -1;    /* ts_stat as a compound */
 static char lib_version[32];
 
-void ts_init(void) {
+int ts_init(void) {
     if (H5open() < 0) {
-        return;
+        return -1;
     }
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     if (bool_type < 0) {
-        int8_t v;
-        bool_type = H5Tenum_create(H5T_NATIVE_INT8);
-        v = 0;
-        H5Tenum_insert(bool_type, "FALSE", &v);
-        v = 1;
-        H5Tenum_insert(bool_type, "TRUE", &v);
+        int8_t f = 0, t = 1;
+        hid_t b = H5Tenum_create(H5T_NATIVE_INT8);
+        if (b < 0 || H5Tenum_insert(b, "FALSE", &f) < 0 || H5Tenum_insert(b, "TRUE", &t) < 0) {
+            return -1;
+        }
+        bool_type = b;
     }
     if (str_type < 0) {
-        str_type = H5Tcopy(H5T_C_S1);
-        H5Tset_size(str_type, H5T_VARIABLE);
-        H5Tset_cset(str_type, H5T_CSET_UTF8);
+        hid_t s = H5Tcopy(H5T_C_S1);
+        if (s < 0 || H5Tset_size(s, H5T_VARIABLE) < 0 || H5Tset_cset(s, H5T_CSET_UTF8) < 0) {
+            return -1;
+        }
+        str_type = s;
     }
     if (stat_type < 0) {
         hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(ts_stat));
-#define I64(f) H5Tinsert(t, #f, HOFFSET(ts_stat, f), H5T_NATIVE_INT64)
-#define F64(f) H5Tinsert(t, #f, HOFFSET(ts_stat, f), H5T_NATIVE_DOUBLE)
+        if (t < 0) {
+            return -1;
+        }
+        herr_t bad = 0;
+#define I64(f) bad |= H5Tinsert(t, #f, HOFFSET(ts_stat, f), H5T_NATIVE_INT64)
+#define F64(f) bad |= H5Tinsert(t, #f, HOFFSET(ts_stat, f), H5T_NATIVE_DOUBLE)
         I64(rows); I64(count); I64(missing); I64(nan); I64(posinf); I64(neginf);
         F64(sum); F64(sumc); F64(min); F64(max); F64(last);
         I64(argmin); I64(argmax); I64(last_row); I64(imin); I64(imax); I64(ilast);
 #undef I64
 #undef F64
+        if (bad < 0) {
+            return -1;
+        }
         stat_type = t;
     }
-    ts_lzf_register();
+    if (ts_lzf_register() < 0) {
+        return -1;
+    }
     unsigned maj = 0, min = 0, rel = 0;
     H5get_libversion(&maj, &min, &rel);
     snprintf(lib_version, sizeof lib_version, "%u.%u.%u", maj, min, rel);
+    return 0;
 }
 
 const char *ts_lib_version(void) { return lib_version; }

@@ -11,6 +11,7 @@ import "C"
 import (
 	"runtime"
 	"strings"
+	"sync"
 	"unsafe"
 
 	"github.com/structure-net/structure-net-data/core/errs"
@@ -21,16 +22,33 @@ type hid = C.hid_t
 
 const noID hid = -1
 
-func init() { C.ts_init() }
+// hdf5Ready initialises libhdf5 on first use and reports, then and on every
+// later call, whether that failed. Every path into HDF5 starts by creating or
+// opening a file, and those functions return this error.
+var hdf5Ready = sync.OnceValue(func() error {
+	begin()
+	defer end()
+	if C.ts_init() < 0 {
+		return h5fail(errs.Unavailablef, "timeseries: initialise libhdf5")
+	}
+	return nil
+})
 
-// HDF5Version is the version of the libhdf5 the package is linked against.
-func HDF5Version() string { return C.GoString(C.ts_lib_version()) }
+// HDF5Version is the version of the libhdf5 the package is linked against,
+// or "" when it failed to initialise.
+func HDF5Version() string {
+	if hdf5Ready() != nil {
+		return ""
+	}
+	return C.GoString(C.ts_lib_version())
+}
 
 // FilterAvailable reports whether a compression filter ("none", "gzip",
-// "lzf") can be used; the package registers its own LZF filter at start-up.
+// "lzf") can be used; the package registers its own LZF filter when it
+// initialises libhdf5.
 func FilterAvailable(name string) bool {
 	f, err := filterCode(name)
-	if err != nil {
+	if err != nil || hdf5Ready() != nil {
 		return false
 	}
 	begin()
@@ -95,6 +113,9 @@ func kindCode(k Kind) C.int {
 // ---- files -----------------------------------------------------------------
 
 func h5Create(path string, paged bool) (hid, error) {
+	if err := hdf5Ready(); err != nil {
+		return noID, err
+	}
 	cs := cstr(path)
 	defer free(cs)
 	p := C.int(0)
@@ -111,6 +132,9 @@ func h5Create(path string, paged bool) (hid, error) {
 }
 
 func h5OpenWrite(path string) (hid, error) {
+	if err := hdf5Ready(); err != nil {
+		return noID, err
+	}
 	cs := cstr(path)
 	defer free(cs)
 	begin()
@@ -136,6 +160,9 @@ func h5OpenFiles() int {
 }
 
 func h5OpenRead(path string) (hid, error) {
+	if err := hdf5Ready(); err != nil {
+		return noID, err
+	}
 	cs := cstr(path)
 	defer free(cs)
 	begin()

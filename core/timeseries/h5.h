@@ -3,7 +3,21 @@
  * Every function returns a negative value (or NULL) on failure and leaves the
  * reason on the calling thread's HDF5 error stack; ts_error_text() turns that
  * stack into a message. The Go side locks the OS thread around each call so
- * the stack it reads is the one the call filled. */
+ * the stack it reads is the one the call filled.
+ *
+ * Ownership:
+ * - Every string passed in (paths, names, attribute values, and the char*
+ *   array given to ts_dset_append for TS_STR) is only read during the call;
+ *   the caller keeps and frees it.
+ * - ts_error_text() and ts_attr_read_str() return a string the caller owns
+ *   and releases with free() (they copy what libhdf5 allocated, which is
+ *   freed inside).
+ * - ts_dset_read() and ts_dset_read_points() of TS_STR fill out (char *[n])
+ *   with strings allocated by libhdf5; the caller releases them with
+ *   ts_free_strings(out, n), never with free().
+ * - ts_lib_version() returns static storage, never freed.
+ * - Every hid_t returned by a *_create or *_open function is the caller's,
+ *   released by the matching *_close. */
 #pragma once
 #include <hdf5.h>
 #include <stdint.h>
@@ -27,7 +41,9 @@ typedef struct {
     int64_t imin, imax, ilast; /* exact values for int64 and bool columns */
 } ts_stat;
 
-void ts_init(void);
+/* Initialises libhdf5 and the shared datatypes and registers the LZF filter;
+ * returns a negative value on failure (once, before any other call). */
+int ts_init(void);
 char *ts_error_text(void);
 void ts_clear_error(void);
 const char *ts_lib_version(void);
