@@ -1,7 +1,5 @@
 #include "resample_kernels.h"
 
-#include <stdlib.h>
-
 #define PRECISION_BITS (32 - 8 - 2)
 #define HALF (1 << (PRECISION_BITS - 1))
 
@@ -130,47 +128,50 @@ __attribute__((target("avx2"))) static inline void rgb_scalar(const uint8_t *p, 
 __attribute__((target("avx2"))) static void rows3_avx2(const uint8_t *src, long src_len, int src_stride, int x0,
                                                        const int32_t *start, int taps, const int32_t *w, int ksize,
                                                        int n, uint8_t *dst, int dst_stride, int rows) {
-  int32_t wbuf[4 * 1024];
-  int32_t *wv = n <= 1024 ? wbuf : (int32_t *)malloc(sizeof(int32_t) * 4 * (size_t)n);
-  if (!wv) return;
-  for (int i = 0; i < n; i++)
-    for (int j = 0; j < 4; j++) wv[4 * i + j] = j < taps ? w[(long)i * ksize + j] : 0;
+  /* The weights, padded to 4 taps, for one block of output pixels at a
+   * time: a fixed buffer, so nothing is allocated and nothing can fail. */
+  enum { BLOCK = 1024 }; /* even, so pixel pairs never straddle blocks */
+  int32_t wv[4 * BLOCK];
   /* R0..R3 G0..G3 B0..B3 of one window, then zeros. */
   const __m128i group = _mm_setr_epi8(0, 3, 6, 9, 1, 4, 7, 10, 2, 5, 8, 11, -1, -1, -1, -1);
   /* [r_i, r_i+1, b_i, 0 | g_i, g_i+1, b_i+1, 0] -> r_i g_i b_i r_i+1 g_i+1 b_i+1 */
   const __m256i order = _mm256_setr_epi32(0, 4, 2, 1, 5, 6, 3, 7);
   const __m256i half = _mm256_set1_epi32(HALF);
   const uint8_t *end = src + src_len;
-  for (int y = 0; y < rows; y++) {
-    const uint8_t *in = src + (long)y * src_stride;
-    uint8_t *out = dst + (long)y * dst_stride;
-    int i = 0;
-    for (; i + 1 < n; i += 2) {
-      const uint8_t *p = in + (long)(start[i] - x0) * 3, *q = in + (long)(start[i + 1] - x0) * 3;
-      if (q + 16 > end || p + 16 > end) {
-        rgb_scalar(p, w + (long)i * ksize, taps, out + 3 * i);
-        rgb_scalar(q, w + (long)(i + 1) * ksize, taps, out + 3 * i + 3);
-        continue;
+  for (int i0 = 0; i0 < n; i0 += BLOCK) {
+    const int i1 = n - i0 < BLOCK ? n : i0 + BLOCK;
+    for (int i = i0; i < i1; i++)
+      for (int j = 0; j < 4; j++) wv[4 * (i - i0) + j] = j < taps ? w[(long)i * ksize + j] : 0;
+    for (int y = 0; y < rows; y++) {
+      const uint8_t *in = src + (long)y * src_stride;
+      uint8_t *out = dst + (long)y * dst_stride;
+      int i = i0;
+      for (; i + 1 < i1; i += 2) {
+        const uint8_t *p = in + (long)(start[i] - x0) * 3, *q = in + (long)(start[i + 1] - x0) * 3;
+        if (q + 16 > end || p + 16 > end) {
+          rgb_scalar(p, w + (long)i * ksize, taps, out + 3 * i);
+          rgb_scalar(q, w + (long)(i + 1) * ksize, taps, out + 3 * i + 3);
+          continue;
+        }
+        __m128i a = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)p), group);
+        __m128i b = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)q), group);
+        __m128i wa = _mm_loadu_si128((const __m128i *)(wv + 4 * (i - i0)));
+        __m128i wb = _mm_loadu_si128((const __m128i *)(wv + 4 * (i - i0) + 4));
+        __m256i rga = _mm256_mullo_epi32(_mm256_cvtepu8_epi32(a), _mm256_set_m128i(wa, wa));
+        __m256i rgb2 = _mm256_mullo_epi32(_mm256_cvtepu8_epi32(b), _mm256_set_m128i(wb, wb));
+        __m128i bb = _mm_unpacklo_epi32(_mm_srli_si128(a, 8), _mm_srli_si128(b, 8)); /* B_i, B_i+1 bytes */
+        __m256i bl = _mm256_mullo_epi32(_mm256_cvtepu8_epi32(bb), _mm256_set_m128i(wb, wa));
+        __m256i s = _mm256_hadd_epi32(_mm256_hadd_epi32(rga, rgb2), _mm256_hadd_epi32(bl, _mm256_setzero_si256()));
+        s = _mm256_permutevar8x32_epi32(_mm256_srai_epi32(_mm256_add_epi32(s, half), PRECISION_BITS), order);
+        __m128i v16 = _mm_packs_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+        __m128i v8 = _mm_packus_epi16(v16, v16);
+        uint64_t px = (uint64_t)_mm_cvtsi128_si64(v8);
+        uint8_t *o = out + 3 * i;
+        for (int c = 0; c < 6; c++) o[c] = (uint8_t)(px >> (8 * c));
       }
-      __m128i a = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)p), group);
-      __m128i b = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)q), group);
-      __m128i wa = _mm_loadu_si128((const __m128i *)(wv + 4 * i));
-      __m128i wb = _mm_loadu_si128((const __m128i *)(wv + 4 * i + 4));
-      __m256i rga = _mm256_mullo_epi32(_mm256_cvtepu8_epi32(a), _mm256_set_m128i(wa, wa));
-      __m256i rgb2 = _mm256_mullo_epi32(_mm256_cvtepu8_epi32(b), _mm256_set_m128i(wb, wb));
-      __m128i bb = _mm_unpacklo_epi32(_mm_srli_si128(a, 8), _mm_srli_si128(b, 8)); /* B_i, B_i+1 bytes */
-      __m256i bl = _mm256_mullo_epi32(_mm256_cvtepu8_epi32(bb), _mm256_set_m128i(wb, wa));
-      __m256i s = _mm256_hadd_epi32(_mm256_hadd_epi32(rga, rgb2), _mm256_hadd_epi32(bl, _mm256_setzero_si256()));
-      s = _mm256_permutevar8x32_epi32(_mm256_srai_epi32(_mm256_add_epi32(s, half), PRECISION_BITS), order);
-      __m128i v16 = _mm_packs_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
-      __m128i v8 = _mm_packus_epi16(v16, v16);
-      uint64_t px = (uint64_t)_mm_cvtsi128_si64(v8);
-      uint8_t *o = out + 3 * i;
-      for (int c = 0; c < 6; c++) o[c] = (uint8_t)(px >> (8 * c));
+      for (; i < i1; i++) rgb_scalar(in + (long)(start[i] - x0) * 3, w + (long)i * ksize, taps, out + 3 * i);
     }
-    for (; i < n; i++) rgb_scalar(in + (long)(start[i] - x0) * 3, w + (long)i * ksize, taps, out + 3 * i);
   }
-  if (wv != wbuf) free(wv);
 }
 #endif
 

@@ -554,8 +554,16 @@ func pillowPass(src []byte, w, h, out, axis int) []byte {
 
 func TestImageResampleMatchesPillowModelOnRandomSizes(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
+	type size struct{ w, h, nw, nh int }
+	var sizes []size
 	for k := 0; k < 150; k++ {
-		w, h, nw, nh := 3+rng.IntN(200), 3+rng.IntN(60), 1+rng.IntN(260), 1+rng.IntN(80)
+		sizes = append(sizes, size{3 + rng.IntN(200), 3 + rng.IntN(60), 1 + rng.IntN(260), 1 + rng.IntN(80)})
+	}
+	// Rows wider than the AVX2 kernel's 1024-pixel weight block, odd and
+	// even, shrinking (up to 4 taps) and enlarging.
+	sizes = append(sizes, size{2100, 5, 1501, 5}, size{1200, 4, 2050, 4}, size{1030, 3, 1029, 3}, size{3000, 3, 1100, 3})
+	for _, sz := range sizes {
+		w, h, nw, nh := sz.w, sz.h, sz.nw, sz.nh
 		img := transform.NewImage(w, h, 3)
 		for i := range img.Pix {
 			img.Pix[i] = byte(rng.IntN(256))
