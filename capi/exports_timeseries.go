@@ -18,9 +18,9 @@ import (
 type tsResult struct{ t *timeseries.Table }
 
 type tsColumnSpec struct {
-	Name    string            `json:"name"`
-	Kind    timeseries.Kind   `json:"kind"`
-	Strings []json.RawMessage `json:"strings"`
+	Name    string          `json:"name"`
+	Kind    timeseries.Kind `json:"kind"`
+	Strings []*string       `json:"strings"`
 }
 
 type tsColumnsSpec struct {
@@ -29,10 +29,9 @@ type tsColumnsSpec struct {
 
 const maxRows = 1 << 40
 
-// tsTable builds a Table over the caller's buffers. Numeric values are used
-// in place (the core only reads them during the call); they are copied only
-// where the core would otherwise change them: float columns with a mask (the
-// mask becomes NaN) and bool columns holding bytes other than 0 and 1.
+// tsTable views the caller's buffers as a Table (see
+// timeseries.TableFromBuffers: numeric values are used in place, as the core
+// only reads them during the call).
 func tsTable(columnsJSON *C.snd_cchar, nRows C.int64_t, values *C.snd_cptr, valid **C.snd_cu8) (*timeseries.Table, error) {
 	var spec tsColumnsSpec
 	if err := decodeJSON(columnsJSON, "columns", &spec); err != nil {
@@ -46,79 +45,22 @@ func tsTable(columnsJSON *C.snd_cchar, nRows C.int64_t, values *C.snd_cptr, vali
 	if k > 0 && values == nil {
 		return nil, errs.Invalidf("timeseries: values is NULL for %d columns", k)
 	}
-	var vals []C.snd_cptr
-	var masks []*C.snd_cu8
-	if k > 0 {
-		vals = unsafe.Slice(values, k)
-		if valid != nil {
-			masks = unsafe.Slice(valid, k)
-		}
-	}
-	t := &timeseries.Table{Rows: int(n), Columns: make([]timeseries.Column, k)}
+	cols := make([]timeseries.ColumnBuffers, k)
 	for i, cs := range spec.Columns {
-		c := timeseries.Column{Name: cs.Name, Kind: cs.Kind}
-		if masks != nil && masks[i] != nil && n > 0 {
-			raw := unsafe.Slice((*byte)(unsafe.Pointer(masks[i])), n)
-			c.Valid = make([]bool, n)
-			for j, b := range raw {
-				c.Valid[j] = b != 0
+		cols[i] = timeseries.ColumnBuffers{Name: cs.Name, Kind: cs.Kind, Strings: cs.Strings}
+		if n == 0 {
+			continue
+		}
+		if p := unsafe.Slice(values, k)[i]; p != nil && cs.Kind.ValueBytes() > 0 {
+			cols[i].Values = unsafe.Slice((*byte)(unsafe.Pointer(p)), n*int64(cs.Kind.ValueBytes()))
+		}
+		if valid != nil {
+			if m := unsafe.Slice(valid, k)[i]; m != nil {
+				cols[i].Valid = unsafe.Slice((*byte)(unsafe.Pointer(m)), n)
 			}
 		}
-		ptr := unsafe.Pointer(vals[i])
-		numeric := cs.Kind == timeseries.KindFloat64 || cs.Kind == timeseries.KindInt64 || cs.Kind == timeseries.KindBool
-		if numeric && ptr == nil && n > 0 {
-			return nil, errs.Invalidf("timeseries: column %q: values pointer is NULL", cs.Name)
-		}
-		if !numeric && cs.Strings == nil && cs.Kind != timeseries.KindNull && n > 0 {
-			return nil, errs.Invalidf("timeseries: column %q: %s values need \"strings\"", cs.Name, cs.Kind)
-		}
-		switch cs.Kind {
-		case timeseries.KindFloat64:
-			c.F = unsafe.Slice((*float64)(ptr), n)
-			if c.Valid != nil {
-				c.F = append([]float64(nil), c.F...)
-			}
-		case timeseries.KindInt64:
-			c.I = unsafe.Slice((*int64)(ptr), n)
-		case timeseries.KindBool:
-			raw := unsafe.Slice((*byte)(ptr), n)
-			c.B = unsafe.Slice((*bool)(ptr), n)
-			for _, b := range raw {
-				if b > 1 {
-					// Go bools must be 0 or 1: normalize a copy.
-					c.B = make([]bool, n)
-					for j, v := range raw {
-						c.B[j] = v != 0
-					}
-					break
-				}
-			}
-		case timeseries.KindString, timeseries.KindJSON:
-			if int64(len(cs.Strings)) != n {
-				return nil, errs.Invalidf("timeseries: column %q has %d strings for %d rows", cs.Name, len(cs.Strings), n)
-			}
-			c.S = make([]string, n)
-			for j, raw := range cs.Strings {
-				if string(raw) == "null" {
-					if c.Valid == nil {
-						c.Valid = make([]bool, n)
-						for q := range c.Valid {
-							c.Valid[q] = true
-						}
-					}
-					c.Valid[j] = false
-					continue
-				}
-				if err := json.Unmarshal(raw, &c.S[j]); err != nil {
-					return nil, errs.Invalidf("timeseries: column %q row %d: want a string or null", cs.Name, j)
-				}
-			}
-		case timeseries.KindNull:
-			c.Valid = make([]bool, n)
-		}
-		t.Columns[i] = c
 	}
-	return t, nil
+	return timeseries.TableFromBuffers(int(n), cols)
 }
 
 func tsMetadata(meta *C.snd_cchar) json.RawMessage {
