@@ -27,10 +27,11 @@ test-go:
 	$(GO) test -count=1 ./...
 
 # The cgo pointer rules checked at run time: any Go pointer kept by C aborts.
-# The Go tests and the Python loader tests run against a cgocheck2 build.
+# The Go loader and export tests (core/loader, core/imagefolder) and the
+# Python loader tests run against a cgocheck2 build.
 CGOCHECK_LIB := $(CURDIR)/python/structure_net_data/_native/libsnd-cgocheck2.so
 test-cgocheck:
-	GOEXPERIMENT=cgocheck2 $(GO) test -count=1 -run 'Cgo|Loader|Export' ./tests/go/
+	GOEXPERIMENT=cgocheck2 $(GO) test -count=1 -run 'Cgo|Loader|Export' ./core/...
 	GOEXPERIMENT=cgocheck2 $(GO) build -buildmode=c-shared -o $(CGOCHECK_LIB) ./capi
 	@rm -f $(CGOCHECK_LIB:.so=.h)
 	SND_LIBRARY=$(CGOCHECK_LIB) $(PYTHON) -m pytest -q tests/python/test_loader.py

@@ -2,6 +2,7 @@ package dataset_test
 
 import (
 	"errors"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,6 +12,19 @@ import (
 	"github.com/structure-net/structure-net-data/core/dataset"
 	"github.com/structure-net/structure-net-data/core/errs"
 )
+
+// randomSplit makes n random uint8 samples of shape (c, h, w) with labels i % 10.
+func randomSplit(n, c, h, w int, seed uint64) *dataset.Split {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	s := &dataset.Split{N: n, C: c, H: h, W: w, Images: make([]byte, n*c*h*w), Labels: make([]int64, n)}
+	for i := range s.Images {
+		s.Images[i] = byte(rng.IntN(256))
+	}
+	for i := range s.Labels {
+		s.Labels[i] = int64(i % 10)
+	}
+	return s
+}
 
 func TestCacheRoundTripIsMapped(t *testing.T) {
 	dir := t.TempDir()

@@ -1,4 +1,4 @@
-package dataset_test
+package loader_test
 
 import (
 	"errors"
@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -312,5 +313,18 @@ func TestLoaderBatchViewsAreTheRecordBuffers(t *testing.T) {
 			t.Fatal("the typed views disagree with the Arrow columns")
 		}
 		b.Release()
+	}
+}
+
+// waitFor polls cond for up to two seconds; background goroutines release
+// buffers asynchronously after a loader stops.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached within 2s")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

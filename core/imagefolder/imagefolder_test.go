@@ -1,10 +1,11 @@
-package dataset_test
+package imagefolder_test
 
 import (
 	"context"
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -269,6 +270,29 @@ func TestImageLoaderDeterministicAcrossThreadsAndResumes(t *testing.T) {
 }
 
 func withThreads(o loader.Options, n int) loader.Options { o.Threads = n; return o }
+
+type batch struct {
+	images []float32
+	labels []int64
+}
+
+// drain reads one epoch, copying each batch out of its views before
+// releasing it.
+func drain(t *testing.T, l *loader.Loader) []batch {
+	t.Helper()
+	var out []batch
+	for {
+		b, err := l.Next()
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, batch{slices.Clone(b.Images()), slices.Clone(b.Labels())})
+		b.Release()
+	}
+}
 
 func TestImageBadFilesRaiseOrAreReplaced(t *testing.T) {
 	root := t.TempDir()
