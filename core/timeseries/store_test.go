@@ -1,4 +1,4 @@
-package dataset_test
+package timeseries_test
 
 import (
 	"bufio"
@@ -25,9 +25,9 @@ import (
 	ts "github.com/structure-net/structure-net-data/core/timeseries"
 )
 
-var tsBackends = []string{ts.BackendHDF5, ts.BackendJSON}
+var backends = []string{ts.BackendHDF5, ts.BackendJSON}
 
-func openTS(t *testing.T, dir, backend string) *ts.Store {
+func openStore(t *testing.T, dir, backend string) *ts.Store {
 	t.Helper()
 	s, err := ts.Open(ts.Options{Dir: dir, Backend: backend, ChunkRows: 64})
 	if err != nil {
@@ -37,11 +37,12 @@ func openTS(t *testing.T, dir, backend string) *ts.Store {
 	return s
 }
 
-// The deterministic history every test and helper process writes: row i.
-func tsLoss(i int) float64 { return 1/float64(i+1) + float64(i)*1e-6 }
-func tsAcc(i int) float64  { return float64(i%100) / 100 }
+// The deterministic history every test and helper process writes: row i
+// holds epoch i, lossAt(i), accAt(i), ...
+func lossAt(i int) float64 { return 1/float64(i+1) + float64(i)*1e-6 }
+func accAt(i int) float64  { return float64(i%100) / 100 }
 
-func tsRows(lo, hi int) *ts.Table {
+func epochs(lo, hi int) *ts.Table {
 	n := hi - lo
 	t := &ts.Table{Rows: n, Columns: []ts.Column{
 		{Name: "epoch", Kind: ts.KindInt64, I: make([]int64, n)},
@@ -53,8 +54,8 @@ func tsRows(lo, hi int) *ts.Table {
 	for k := 0; k < n; k++ {
 		i := lo + k
 		t.Columns[0].I[k] = int64(i)
-		t.Columns[1].F[k] = tsLoss(i)
-		t.Columns[2].F[k] = tsAcc(i)
+		t.Columns[1].F[k] = lossAt(i)
+		t.Columns[2].F[k] = accAt(i)
 		t.Columns[3].B[k] = i%2 == 0
 		if i%3 == 0 {
 			t.Columns[4].S[k], t.Columns[4].Valid[k] = "n"+strconv.Itoa(i), true
@@ -63,7 +64,7 @@ func tsRows(lo, hi int) *ts.Table {
 	return t
 }
 
-// checkRows verifies that h holds rows `want` (history positions) of tsRows.
+// checkRows verifies that h holds rows `want` (history positions) of epochs.
 func checkRows(t *testing.T, h *ts.History, want []int) {
 	t.Helper()
 	if h.Table.Rows != len(want) {
@@ -76,7 +77,7 @@ func checkRows(t *testing.T, h *ts.History, want []int) {
 	for k, i := range want {
 		note := cols["note"]
 		present := note.Valid == nil || note.Valid[k]
-		if cols["epoch"].I[k] != int64(i) || cols["loss"].F[k] != tsLoss(i) || cols["val_acc"].F[k] != tsAcc(i) ||
+		if cols["epoch"].I[k] != int64(i) || cols["loss"].F[k] != lossAt(i) || cols["val_acc"].F[k] != accAt(i) ||
 			cols["improved"].B[k] != (i%2 == 0) || present != (i%3 == 0) || (present && note.S[k] != "n"+strconv.Itoa(i)) {
 			t.Fatalf("row %d (position %d) is wrong: epoch %d loss %v acc %v improved %v note %q/%v",
 				k, i, cols["epoch"].I[k], cols["loss"].F[k], cols["val_acc"].F[k], cols["improved"].B[k], note.S[k], present)
@@ -92,11 +93,11 @@ func seq(lo, hi int) []int {
 	return out
 }
 
-func TestTimeseriesRoundTripAndSelections(t *testing.T) {
-	for _, backend := range tsBackends {
+func TestRoundTripAndSelections(t *testing.T) {
+	for _, backend := range backends {
 		t.Run(backend, func(t *testing.T) {
-			s := openTS(t, t.TempDir(), backend)
-			if err := s.Put("exp_001", tsRows(0, 300), json.RawMessage(`{"model":"resnet50"}`)); err != nil {
+			s := openStore(t, t.TempDir(), backend)
+			if err := s.Put("exp_001", epochs(0, 300), json.RawMessage(`{"model":"resnet50"}`)); err != nil {
 				t.Fatal(err)
 			}
 			h, err := s.Read("exp_001", ts.All())
@@ -138,18 +139,18 @@ func TestTimeseriesRoundTripAndSelections(t *testing.T) {
 	}
 }
 
-func TestTimeseriesSummaryMatchesTheData(t *testing.T) {
-	for _, backend := range tsBackends {
+func TestSummaryMatchesTheData(t *testing.T) {
+	for _, backend := range backends {
 		t.Run(backend, func(t *testing.T) {
-			s := openTS(t, t.TempDir(), backend)
-			tb := tsRows(0, 200)
+			s := openStore(t, t.TempDir(), backend)
+			tb := epochs(0, 200)
 			tb.Columns[1].F[17] = math.NaN()
 			tb.Columns[1].F[199] = math.NaN()
 			if err := s.Put("e", tb, nil); err != nil {
 				t.Fatal(err)
 			}
 			for lo := 200; lo < 230; lo += 10 {
-				if err := s.Append("e", tsRows(lo, lo+10), nil); err != nil {
+				if err := s.Append("e", epochs(lo, lo+10), nil); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -167,7 +168,7 @@ func TestTimeseriesSummaryMatchesTheData(t *testing.T) {
 				if i == 17 || i == 199 {
 					continue
 				}
-				v := tsLoss(i)
+				v := lossAt(i)
 				total += v
 				count++
 				if v < minV {
@@ -182,7 +183,7 @@ func TestTimeseriesSummaryMatchesTheData(t *testing.T) {
 			loss := byName["loss"]
 			if loss.Count != int64(count) || loss.NaNCount != 2 || loss.Min != ts.Number(minV) || loss.Max != ts.Number(maxV) ||
 				math.Abs(float64(loss.Mean.(ts.Number))-total/float64(count)) > 1e-15 || *loss.ArgMin != int64(argmin) ||
-				loss.Final != ts.Number(tsLoss(229)) || *loss.FinalIndex != 229 {
+				loss.Final != ts.Number(lossAt(229)) || *loss.FinalIndex != 229 {
 				t.Fatalf("loss summary %+v (min %v@%d max %v mean %v)", loss, minV, argmin, maxV, total/float64(count))
 			}
 			note := byName["note"]
@@ -205,11 +206,11 @@ func TestTimeseriesSummaryMatchesTheData(t *testing.T) {
 
 // The two backends give the same rows and the same summary for the same
 // sequence of writes, schema changes included.
-func TestTimeseriesBackendsAgree(t *testing.T) {
+func TestBackendsAgree(t *testing.T) {
 	results := map[string][2]string{}
-	for _, backend := range tsBackends {
-		s := openTS(t, t.TempDir(), backend)
-		if err := s.Put("p", tsRows(0, 100), json.RawMessage(`{"a":1}`)); err != nil {
+	for _, backend := range backends {
+		s := openStore(t, t.TempDir(), backend)
+		if err := s.Put("p", epochs(0, 100), json.RawMessage(`{"a":1}`)); err != nil {
 			t.Fatal(err)
 		}
 		w, err := s.OpenWriter("p", nil)
@@ -217,7 +218,7 @@ func TestTimeseriesBackendsAgree(t *testing.T) {
 			t.Fatal(err)
 		}
 		steps := []*ts.Table{
-			tsRows(100, 110),
+			epochs(100, 110),
 			{Rows: 2, Columns: []ts.Column{{Name: "lr", Kind: ts.KindInt64, I: []int64{1, 2}}}},
 			{Rows: 1, Columns: []ts.Column{{Name: "lr", Kind: ts.KindFloat64, F: []float64{0.5}}, {Name: "cfg", Kind: ts.KindJSON, S: []string{`{"x":[1,2]}`}}}},
 			{Rows: 1, Columns: []ts.Column{{Name: "loss", Kind: ts.KindFloat64, F: []float64{math.Inf(1)}}}},
@@ -269,10 +270,10 @@ func tableJSON(t *ts.Table) []map[string]any {
 	return out
 }
 
-func TestTimeseriesFilesAreReadableWithoutThisPackage(t *testing.T) {
+func TestFilesAreReadableWithoutThisPackage(t *testing.T) {
 	dir := t.TempDir()
-	s := openTS(t, dir, ts.BackendHDF5)
-	if err := s.Put("exp/../gonum", tsRows(0, 500), nil); err != nil {
+	s := openStore(t, dir, ts.BackendHDF5)
+	if err := s.Put("exp/../gonum", epochs(0, 500), nil); err != nil {
 		t.Fatal(err)
 	}
 	sum, err := s.Summary("exp/../gonum")
@@ -303,8 +304,8 @@ func TestTimeseriesFilesAreReadableWithoutThisPackage(t *testing.T) {
 			t.Fatal(err)
 		}
 		for i, v := range got {
-			if v != tsLoss(i) {
-				t.Fatalf("gonum: loss[%d] = %v, want %v", i, v, tsLoss(i))
+			if v != lossAt(i) {
+				t.Fatalf("gonum: loss[%d] = %v, want %v", i, v, lossAt(i))
 			}
 		}
 		epoch, err := f.OpenDataset("epoch")
@@ -322,12 +323,12 @@ func TestTimeseriesFilesAreReadableWithoutThisPackage(t *testing.T) {
 	s.Close()
 	readWithGonum(sum.Path, hdf5.F_ACC_RDONLY)
 	// While a writer streams to it, an SWMR reader (flag 0x0040) sees every appended row.
-	s = openTS(t, dir, ts.BackendHDF5)
+	s = openStore(t, dir, ts.BackendHDF5)
 	w, err := s.OpenWriter("exp/../gonum", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Append(tsRows(500, 520)); err != nil {
+	if err := w.Append(epochs(500, 520)); err != nil {
 		t.Fatal(err)
 	}
 	readWithGonum(sum.Path, hdf5.F_ACC_RDONLY|0x0040)
@@ -337,15 +338,15 @@ func TestTimeseriesFilesAreReadableWithoutThisPackage(t *testing.T) {
 	readWithGonum(sum.Path, hdf5.F_ACC_RDONLY)
 }
 
-func TestTimeseriesHostileIDs(t *testing.T) {
-	for _, backend := range tsBackends {
+func TestHostileIDs(t *testing.T) {
+	for _, backend := range backends {
 		t.Run(backend, func(t *testing.T) {
 			parent := t.TempDir()
 			dir := filepath.Join(parent, "store")
-			s := openTS(t, dir, backend)
+			s := openStore(t, dir, backend)
 			ids := []string{"../../etc/x", "/etc/passwd", "a/b/c", "..", ".", "ünï/实验", strings.Repeat("long-", 800), "-rf", "x\ny"}
 			for i, id := range ids {
-				if err := s.Put(id, tsRows(0, i+1), nil); err != nil {
+				if err := s.Put(id, epochs(0, i+1), nil); err != nil {
 					t.Fatalf("%q: %v", id, err)
 				}
 			}
@@ -382,7 +383,7 @@ func TestTimeseriesHostileIDs(t *testing.T) {
 				t.Fatalf("second delete: %v", err)
 			}
 			for _, bad := range []string{"", "a\x00b", "\xff"} {
-				if err := s.Put(bad, tsRows(0, 1), nil); !errors.Is(err, errs.ErrInvalid) {
+				if err := s.Put(bad, epochs(0, 1), nil); !errors.Is(err, errs.ErrInvalid) {
 					t.Fatalf("id %q: %v", bad, err)
 				}
 			}
@@ -390,30 +391,30 @@ func TestTimeseriesHostileIDs(t *testing.T) {
 	}
 }
 
-func TestTimeseriesOneWriterPerExperiment(t *testing.T) {
-	for _, backend := range tsBackends {
+func TestOneWriterPerExperiment(t *testing.T) {
+	for _, backend := range backends {
 		t.Run(backend, func(t *testing.T) {
 			dir := t.TempDir()
-			s := openTS(t, dir, backend)
+			s := openStore(t, dir, backend)
 			w, err := s.OpenWriter("run", nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			other := openTS(t, dir, backend)
+			other := openStore(t, dir, backend)
 			if _, err := other.OpenWriter("run", nil); !errors.Is(err, errs.ErrConflict) || !strings.Contains(err.Error(), "pid") {
 				t.Fatalf("second writer: %v", err)
 			}
-			if err := other.Put("run", tsRows(0, 1), nil); !errors.Is(err, errs.ErrConflict) {
+			if err := other.Put("run", epochs(0, 1), nil); !errors.Is(err, errs.ErrConflict) {
 				t.Fatalf("put during writing: %v", err)
 			}
 			if err := other.Delete("run"); !errors.Is(err, errs.ErrConflict) {
 				t.Fatalf("delete during writing: %v", err)
 			}
 			// Other experiments are not blocked.
-			if err := other.Put("other", tsRows(0, 3), nil); err != nil {
+			if err := other.Put("other", epochs(0, 3), nil); err != nil {
 				t.Fatal(err)
 			}
-			if err := w.Append(tsRows(0, 5)); err != nil {
+			if err := w.Append(epochs(0, 5)); err != nil {
 				t.Fatal(err)
 			}
 			// Reads go on while the writer holds the lock.
@@ -425,10 +426,10 @@ func TestTimeseriesOneWriterPerExperiment(t *testing.T) {
 			if err := w.Close(); err != nil || w.Close() != nil {
 				t.Fatal(err)
 			}
-			if err := w.Append(tsRows(5, 6)); !errors.Is(err, errs.ErrClosed) {
+			if err := w.Append(epochs(5, 6)); !errors.Is(err, errs.ErrClosed) {
 				t.Fatalf("append after close: %v", err)
 			}
-			if err := other.Append("run", tsRows(5, 8), nil); err != nil {
+			if err := other.Append("run", epochs(5, 8), nil); err != nil {
 				t.Fatal(err)
 			}
 			if err := other.Finish("run"); err != nil {
@@ -443,10 +444,10 @@ func TestTimeseriesOneWriterPerExperiment(t *testing.T) {
 	}
 }
 
-func TestTimeseriesEmptyAndTypeChanges(t *testing.T) {
-	for _, backend := range tsBackends {
+func TestEmptyAndTypeChanges(t *testing.T) {
+	for _, backend := range backends {
 		t.Run(backend, func(t *testing.T) {
-			s := openTS(t, t.TempDir(), backend)
+			s := openStore(t, t.TempDir(), backend)
 			if err := s.Put("empty", &ts.Table{}, nil); err != nil {
 				t.Fatal(err)
 			}
@@ -492,10 +493,10 @@ func TestTimeseriesEmptyAndTypeChanges(t *testing.T) {
 }
 
 // Readers see either the old or the new history while Put replaces it.
-func TestTimeseriesReplaceIsAtomicForReaders(t *testing.T) {
+func TestReplaceIsAtomicForReaders(t *testing.T) {
 	dir := t.TempDir()
-	s := openTS(t, dir, ts.BackendHDF5)
-	if err := s.Put("r", tsRows(0, 100), nil); err != nil {
+	s := openStore(t, dir, ts.BackendHDF5)
+	if err := s.Put("r", epochs(0, 100), nil); err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
@@ -504,7 +505,7 @@ func TestTimeseriesReplaceIsAtomicForReaders(t *testing.T) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		reader := openTS(t, dir, ts.BackendHDF5)
+		reader := openStore(t, dir, ts.BackendHDF5)
 		for {
 			select {
 			case <-stop:
@@ -524,7 +525,7 @@ func TestTimeseriesReplaceIsAtomicForReaders(t *testing.T) {
 	}()
 	for i := 0; i < 20; i++ {
 		n := 100 * (1 + i%2)
-		if err := s.Put("r", tsRows(0, n), nil); err != nil {
+		if err := s.Put("r", epochs(0, n), nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -537,7 +538,7 @@ func TestTimeseriesReplaceIsAtomicForReaders(t *testing.T) {
 
 // ---- real processes ---------------------------------------------------------------
 
-func TestTimeseriesHelperProcess(t *testing.T) {
+func TestHelperProcess(t *testing.T) {
 	role := os.Getenv("SND_TS_HELPER")
 	if role == "" {
 		return
@@ -564,7 +565,7 @@ func TestTimeseriesHelperProcess(t *testing.T) {
 			fail(err)
 		}
 		for i := next; limit == 0 || i < limit; i++ {
-			if err := w.Append(tsRows(i, i+1)); err != nil {
+			if err := w.Append(epochs(i, i+1)); err != nil {
 				fail(err)
 			}
 			fmt.Println(i + 1)
@@ -594,8 +595,8 @@ func TestTimeseriesHelperProcess(t *testing.T) {
 	os.Exit(0)
 }
 
-func tsHelper(role, dir, backend, id string, rows int) *exec.Cmd {
-	cmd := exec.Command(os.Args[0], "-test.run=^TestTimeseriesHelperProcess$", "-test.count=1")
+func helperCmd(role, dir, backend, id string, rows int) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$", "-test.count=1")
 	cmd.Env = append(os.Environ(), "SND_TS_HELPER="+role, "SND_TS_DIR="+dir, "SND_TS_BACKEND="+backend,
 		"SND_TS_ID="+id, "SND_TS_ROWS="+strconv.Itoa(rows))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -605,14 +606,14 @@ func tsHelper(role, dir, backend, id string, rows int) *exec.Cmd {
 // A writer killed with SIGKILL at random moments (mid-append, mid-flush,
 // mid-compaction) leaves a history that opens, holds every acknowledged row
 // with its exact values and at most one more, and takes new appends.
-func TestTimeseriesKilledWriterLosesAtMostTheEpochBeingWritten(t *testing.T) {
+func TestKilledWriterLosesAtMostTheEpochBeingWritten(t *testing.T) {
 	rng := rand.New(rand.NewSource(1))
-	for _, backend := range tsBackends {
+	for _, backend := range backends {
 		t.Run(backend, func(t *testing.T) {
 			dir := t.TempDir()
 			for trial := 0; trial < 10; trial++ {
 				role := []string{"append", "cycle"}[trial%2]
-				cmd := tsHelper(role, dir, backend, "crash", 0)
+				cmd := helperCmd(role, dir, backend, "crash", 0)
 				out, err := cmd.StdoutPipe()
 				if err != nil {
 					t.Fatal(err)
@@ -639,7 +640,7 @@ func TestTimeseriesKilledWriterLosesAtMostTheEpochBeingWritten(t *testing.T) {
 				if acked < target {
 					t.Fatalf("helper stopped early at %d: %s", acked, stderr.String())
 				}
-				s := openTS(t, dir, backend)
+				s := openStore(t, dir, backend)
 				h, err := s.Read("crash", ts.All())
 				if err != nil {
 					t.Fatalf("trial %d (%s): read after kill: %v", trial, role, err)
@@ -656,10 +657,10 @@ func TestTimeseriesKilledWriterLosesAtMostTheEpochBeingWritten(t *testing.T) {
 				s.Close()
 			}
 			// A normal writer takes over and finishes the history.
-			s := openTS(t, dir, backend)
+			s := openStore(t, dir, backend)
 			h, _ := s.Read("crash", ts.All())
 			n := int(h.TotalRows)
-			if err := s.Append("crash", tsRows(n, n+10), nil); err != nil {
+			if err := s.Append("crash", epochs(n, n+10), nil); err != nil {
 				t.Fatal(err)
 			}
 			if err := s.Finish(""); err != nil {
@@ -678,7 +679,7 @@ func TestTimeseriesKilledWriterLosesAtMostTheEpochBeingWritten(t *testing.T) {
 	}
 }
 
-func TestTimeseriesProcessesWriteDifferentExperimentsAndConflictOnOne(t *testing.T) {
+func TestProcessesWriteDifferentExperimentsAndConflictOnOne(t *testing.T) {
 	dir := t.TempDir()
 	var wg sync.WaitGroup
 	outs := make([][]byte, 3)
@@ -687,11 +688,11 @@ func TestTimeseriesProcessesWriteDifferentExperimentsAndConflictOnOne(t *testing
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
-			outs[w], errsOut[w] = tsHelper("append", dir, ts.BackendHDF5, fmt.Sprintf("exp-%d", w), 150).CombinedOutput()
+			outs[w], errsOut[w] = helperCmd("append", dir, ts.BackendHDF5, fmt.Sprintf("exp-%d", w), 150).CombinedOutput()
 		}(w)
 	}
 	// Read while they write.
-	reader := openTS(t, dir, ts.BackendHDF5)
+	reader := openStore(t, dir, ts.BackendHDF5)
 	deadline := time.Now().Add(20 * time.Second)
 	last := 0
 	for time.Now().Before(deadline) {
@@ -723,7 +724,7 @@ func TestTimeseriesProcessesWriteDifferentExperimentsAndConflictOnOne(t *testing
 	}
 
 	// Same experiment: the second process is refused while the first holds it.
-	first := tsHelper("hold", dir, ts.BackendHDF5, "shared", 0)
+	first := helperCmd("hold", dir, ts.BackendHDF5, "shared", 0)
 	stdin, _ := first.StdinPipe()
 	out, _ := first.StdoutPipe()
 	if err := first.Start(); err != nil {
@@ -733,18 +734,18 @@ func TestTimeseriesProcessesWriteDifferentExperimentsAndConflictOnOne(t *testing
 	if strings.TrimSpace(line) != "ready" {
 		t.Fatalf("first holder: %q", line)
 	}
-	second, err := tsHelper("hold", dir, ts.BackendHDF5, "shared", 0).Output()
+	second, err := helperCmd("hold", dir, ts.BackendHDF5, "shared", 0).Output()
 	if err != nil || !strings.Contains(string(second), "conflict:") || !strings.Contains(string(second), "being written by another writer") {
 		t.Fatalf("second writer: %q %v", second, err)
 	}
-	if err := reader.Put("shared", tsRows(0, 1), nil); !errors.Is(err, errs.ErrConflict) {
+	if err := reader.Put("shared", epochs(0, 1), nil); !errors.Is(err, errs.ErrConflict) {
 		t.Fatalf("put while another process writes: %v", err)
 	}
 	stdin.Close()
 	if err := first.Wait(); err != nil {
 		t.Fatal(err)
 	}
-	if err := reader.Put("shared", tsRows(0, 1), nil); err != nil {
+	if err := reader.Put("shared", epochs(0, 1), nil); err != nil {
 		t.Fatalf("put after the holder exited: %v", err)
 	}
 }
@@ -752,10 +753,10 @@ func TestTimeseriesProcessesWriteDifferentExperimentsAndConflictOnOne(t *testing
 // Readers in the process that writes: libhdf5 refuses to open one file
 // read-only and read-write in the same process, so reads must go through
 // the writer while it is open, and never race its opening or closing.
-func TestTimeseriesSameProcessReadersFollowTheWriter(t *testing.T) {
+func TestSameProcessReadersFollowTheWriter(t *testing.T) {
 	dir := t.TempDir()
-	writerStore := openTS(t, dir, ts.BackendHDF5)
-	readerStore := openTS(t, dir, ts.BackendHDF5)
+	writerStore := openStore(t, dir, ts.BackendHDF5)
+	readerStore := openStore(t, dir, ts.BackendHDF5)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	errc := make(chan error, 4)
@@ -801,7 +802,7 @@ func TestTimeseriesSameProcessReadersFollowTheWriter(t *testing.T) {
 			t.Fatal(err)
 		}
 		for i := 0; i < 50; i++ {
-			if err := w.Append(tsRows(round*50+i, round*50+i+1)); err != nil {
+			if err := w.Append(epochs(round*50+i, round*50+i+1)); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -825,10 +826,10 @@ func TestTimeseriesSameProcessReadersFollowTheWriter(t *testing.T) {
 	checkRows(t, h, seq(0, 200))
 }
 
-func TestTimeseriesConcurrentAppendsThroughOneStore(t *testing.T) {
-	for _, backend := range tsBackends {
+func TestConcurrentAppendsThroughOneStore(t *testing.T) {
+	for _, backend := range backends {
 		t.Run(backend, func(t *testing.T) {
-			s := openTS(t, t.TempDir(), backend)
+			s := openStore(t, t.TempDir(), backend)
 			var wg sync.WaitGroup
 			errc := make(chan error, 8)
 			for g := 0; g < 8; g++ {
