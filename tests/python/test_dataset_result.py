@@ -95,7 +95,16 @@ def test_type_checkers_see_the_types(tmp_path: Path) -> None:
     )
     env = dict(os.environ, MYPYPATH=str(REPO / "python"))
     out = subprocess.run(
-        [sys.executable, "-m", "mypy", "--config-file", str(config), "--cache-dir", str(tmp_path / "cache"), str(snippet)],
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--config-file",
+            str(config),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            str(snippet),
+        ],
         capture_output=True,
         text=True,
         timeout=600,
