@@ -102,7 +102,7 @@ func cacheFiles(opt *cacheOptions) ([]dataset.CacheFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []dataset.CacheFile
+	out := []dataset.CacheFile{} // [] in JSON, never null
 	for _, f := range append(decoded, packs...) {
 		if opt.Dataset == "" || f.Dataset == opt.Dataset {
 			out = append(out, f)

@@ -30,7 +30,7 @@ func Locate(cfg *dataset.Config, opt OpenOptions) (*Location, error) {
 	if err := opt.fill(cfg); err != nil {
 		return nil, err
 	}
-	loc := &Location{}
+	loc := &Location{Folders: []dataset.FileCheck{}, Packs: []dataset.CacheFile{}} // [] in JSON, never null
 	root, _ := cfg.Metadata["root"].(string)
 	if root == "" {
 		var err error
