@@ -404,20 +404,21 @@ def _problem_line(problems: list[Any]) -> str:
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:
-    from .config import get_dataset_config
+    from .config import get_dataset_config, list_available_datasets
 
     if args.folder is not None:
         from .images import register_image_folder
 
+        if args.name in list_available_datasets() and get_dataset_config(args.name).format != "imagefolder":
+            raise CommandError(f"{args.name} is a built-in {get_dataset_config(args.name).format} dataset; "
+                               "give the image folder another name")  # fmt: skip
         folder = Path(args.folder)
         if not folder.is_dir():
             raise CommandError(f"--folder {folder} is not a folder")
-        register_image_folder(args.name, folder, replace=True)
+        register_image_folder(args.name, folder, replace=True)  # for this process only
     config = get_dataset_config(args.name)
     if config.format == "imagefolder":
         return _prepare_images(args)
-    if args.folder is not None:
-        raise CommandError(f"--folder only applies to image folders, not to {config.format!r} datasets")
     from .datasets import open_dataset
     from .inventory import dataset_files
 

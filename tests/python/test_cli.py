@@ -340,9 +340,13 @@ def test_prepare_registers_and_packs_an_own_folder(tmp_path: Path) -> None:
     (line,) = out.stdout.splitlines()
     assert line.startswith("train") and Path(line.split()[-1]).exists()
 
-    out = snd("prepare", "mnist", "--folder", str(folder / "nope"))
+    out = snd("prepare", "weeds", "--folder", str(folder / "nope"))
     assert out.returncode == 1
     one_error_line(out, f"snd prepare: --folder {folder / 'nope'} is not a folder")
+
+    out = snd("prepare", "mnist", "--folder", str(folder))
+    assert out.returncode == 1
+    one_error_line(out, "snd prepare: mnist is a built-in mnist dataset; give the image folder another name")
 
 
 # ---- search -----------------------------------------------------------------------------------------------
