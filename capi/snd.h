@@ -125,6 +125,7 @@ int snd_registry_unregister(const char* name, char** err_out);
 #include "snd_search.h"
 #include "snd_timeseries.h"
 #include "snd_metadata.h"
+#include "snd_inventory.h"
 
 #ifdef __cplusplus
 }

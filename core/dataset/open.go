@@ -2,8 +2,6 @@ package dataset
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"os"
 	"path/filepath"
@@ -135,14 +133,12 @@ func Open(ctx context.Context, reg *Registry, name string, opt OpenOptions) (*Da
 	if opt.CacheDir == "" {
 		opt.CacheDir = DefaultCacheDir()
 	}
-	absData, _ := filepath.Abs(opt.DataDir)
-	sum := sha256.Sum256([]byte(absData))
-	cacheRoot := filepath.Join(opt.CacheDir, hex.EncodeToString(sum[:6]))
+	root := cacheRoot(opt.CacheDir, opt.DataDir)
 
 	d := &Data{Config: cfg}
 	d.refs.Store(1)
 	for _, split := range []string{"train", "test"} {
-		r, err := openSplit(ctx, cfg, split, cacheRoot, opt)
+		r, err := openSplit(ctx, cfg, split, root, opt)
 		if err != nil {
 			d.Close()
 			return nil, err

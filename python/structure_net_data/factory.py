@@ -13,11 +13,19 @@ import numpy as np
 import torch
 
 from .config import DatasetConfig, get_dataset_config
+from .dataset_result import DatasetResult
 from .datasets import Dataset, arrays_dataset, get_loader_class, open_dataset
 from .errors import InvalidArgumentError, UnsupportedError
 from .loader import BatchLoader, random_seed
 
-__all__ = ["create_dataset", "get_dataset", "clear_dataset_cache", "DATASET_CACHE", "register_format_opener"]
+__all__ = [
+    "create_dataset",
+    "get_dataset",
+    "clear_dataset_cache",
+    "DATASET_CACHE",
+    "DatasetResult",
+    "register_format_opener",
+]
 
 #: Opened datasets of this process, by cache key (``name`` or ``name@data_dir``).
 #: Later ``create_dataset`` calls reuse them; ``force_reload=True`` replaces them.
@@ -214,11 +222,12 @@ def create_dataset(
     pin_memory: bool = False,
     on_error: str | None = None,
     dct_scaling: bool | None = None,
-) -> dict[str, Any]:
+) -> DatasetResult:
     """Loads a dataset and returns its loaders.
 
-    Returns a dict with ``config``, ``train_loader``, ``test_loader``,
-    ``metadata``, ``input_size``, ``num_classes`` and ``input_shape``. Loaders
+    Returns a :class:`DatasetResult`: a dict with ``config``,
+    ``train_loader``, ``test_loader``, ``metadata``, ``input_size``,
+    ``num_classes`` and ``input_shape``, typed and readable as attributes. Loaders
     yield ``(float32 [B, C, H, W], int64 [B])`` torch tensors normalised with
     the dataset's mean/std, produced by the Go core and shared without a copy.
 
@@ -315,15 +324,15 @@ def create_dataset(
                     "seed": seed,
                 },
             )
-    return {
-        "config": config,
-        "train_loader": train_loader,
-        "test_loader": test_loader,
-        "metadata": metadata,
-        "input_size": config.input_size,
-        "num_classes": config.num_classes,
-        "input_shape": config.input_shape,
-    }
+    return DatasetResult(
+        config=config,
+        train_loader=train_loader,
+        test_loader=test_loader,
+        metadata=metadata,
+        input_size=config.input_size,
+        num_classes=config.num_classes,
+        input_shape=config.input_shape,
+    )
 
 
 def _torch_loaders(dataset: _TorchDatasets, batch_size: int, shuffle: bool, drop_last: bool, seed: int) -> tuple:

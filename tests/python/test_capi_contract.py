@@ -26,6 +26,7 @@ FULLY_DECLARED_HEADERS = (
     "snd_search.h",
     "snd_metadata.h",
     "snd_timeseries.h",
+    "snd_inventory.h",
 )
 
 
