@@ -2,7 +2,6 @@ package dataset_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 
@@ -21,16 +20,15 @@ func Example_search() {
 	}
 	defer s.Close()
 	err = s.Index(ctx, []search.Item{
-		{ID: "run-a", Data: json.RawMessage(`{"architecture": [3072, 512, 10], "final_performance": {"accuracy": 0.91}, "config": {"dataset": "cifar10"}}`)},
-		{ID: "run-b", Data: json.RawMessage(`{"architecture": [3072, 64, 10], "final_performance": {"accuracy": 0.83}, "config": {"dataset": "cifar10"}}`)},
+		{ID: "run-a", Experiment: map[string]any{"architecture": []int{3072, 512, 10}, "final_performance": map[string]any{"accuracy": 0.91}, "config": map[string]any{"dataset": "cifar10"}}},
+		{ID: "run-b", Experiment: map[string]any{"architecture": []int{3072, 64, 10}, "final_performance": map[string]any{"accuracy": 0.83}, "config": map[string]any{"dataset": "cifar10"}}},
 	})
 	if err != nil {
 		panic(err)
 	}
-	ds := "cifar10"
-	best, _ := s.ByPerformance(ctx, nil, nil, &ds, 1)
+	best, _ := s.ByPerformance(ctx, search.Dataset("cifar10"), search.Limit(1))
 	fmt.Println(best[0].Description)
-	near, _ := s.ByArchitecture(ctx, []any{int64(3072), int64(80), int64(10)}, 1, nil)
+	near, _ := s.ByArchitecture(ctx, []int{3072, 80, 10}, search.Limit(1))
 	fmt.Println(near[0].ID)
 	// Output:
 	// Experiment run-a | Type: unknown | Architecture: [3072, 512, 10] | Accuracy: 0.910 | Dataset: cifar10

@@ -1,22 +1,18 @@
 package dataset_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
-	"reflect"
-	"strconv"
 	"strings"
 	"testing"
-	"unicode/utf8"
 
 	"github.com/structure-net/structure-net-data/core/errs"
+	"github.com/structure-net/structure-net-data/core/jsonvalue"
 	"github.com/structure-net/structure-net-data/core/search"
 )
 
@@ -24,7 +20,7 @@ import (
 
 func searchDecode(t testing.TB, s string) any {
 	t.Helper()
-	v, err := search.DecodeJSON([]byte(s))
+	v, err := jsonvalue.Decode([]byte(s))
 	if err != nil {
 		t.Fatalf("decode %s: %v", s, err)
 	}
@@ -377,9 +373,9 @@ func TestSearchSearcherEmbedded(t *testing.T) {
 	for i := 0; i < 30; i++ {
 		data := fmt.Sprintf(`{"architecture": [784, %d, 10], "final_performance": {"accuracy": %g}, "config": {"dataset": %q}, "hypothesis_id": "h%d"}`,
 			32+i*8, 0.5+float64(i)/100, []string{"mnist", "cifar10"}[i%2], i%3)
-		items = append(items, search.Item{ID: fmt.Sprintf("e%02d", i), Data: json.RawMessage(data)})
+		items = append(items, search.Item{ID: fmt.Sprintf("e%02d", i), Experiment: searchObject(t, data), Document: data})
 	}
-	items = append(items, search.Item{ID: "noarch", Data: json.RawMessage(`{"final_performance": {"accuracy": 0.99}}`)})
+	items = append(items, search.Item{ID: "noarch", Experiment: map[string]any{"final_performance": map[string]any{"accuracy": 0.99}}})
 	if err := s.Index(ctx, items); err != nil {
 		t.Fatal(err)
 	}
@@ -392,44 +388,43 @@ func TestSearchSearcherEmbedded(t *testing.T) {
 	if n, _ := s.Architectures().Count(ctx); n != 30 {
 		t.Fatalf("architecture collection holds %d (experiments without layers are left out)", n)
 	}
-	acc, ds := 0.7, "cifar10"
-	top, err := s.ByPerformance(ctx, &acc, nil, &ds, 3)
+	top, err := s.ByPerformance(ctx, search.MinAccuracy(0.7), search.Dataset("cifar10"), search.Limit(3))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(top) != 3 || top[0].ID != "e29" || top[1].ID != "e27" || top[2].ID != "e25" || top[0].SimilarityScore != nil {
+	if len(top) != 3 || top[0].ID != "e29" || top[1].ID != "e27" || top[2].ID != "e25" || top[0].Scored {
 		t.Fatalf("by performance: %+v", top)
 	}
-	hyp, err := s.ByHypothesis(ctx, "h1", 0)
+	hyp, err := s.ByHypothesis(ctx, "h1")
 	if err != nil || len(hyp) != 10 {
 		t.Fatalf("by hypothesis: %d %v", len(hyp), err)
 	}
-	arch, err := s.ByArchitecture(ctx, []any{int64(784), int64(32 + 8*7), int64(10)}, 3, nil)
-	if err != nil || arch[0].ID != "e07" || *arch[0].SimilarityScore < 0.99999 {
+	arch, err := s.ByArchitecture(ctx, []int{784, 32 + 8*7, 10}, search.Limit(3))
+	if err != nil || arch[0].ID != "e07" || arch[0].Similarity < 0.99999 {
 		t.Fatalf("by architecture: %+v %v", arch, err)
 	}
-	sim, err := s.SimilarExperiments(ctx, searchObject(t, string(items[4].Data)), 5, searchWhere(t, `{"dataset": "mnist"}`), nil)
+	sim, err := s.SimilarExperiments(ctx, items[4].Experiment, search.Limit(5), search.Where(searchWhere(t, `{"dataset": "mnist"}`)))
 	if err != nil || sim[0].ID != "e04" || len(sim) != 5 {
 		t.Fatalf("similar: %+v %v", sim, err)
 	}
 	for _, r := range sim {
-		if r.Metadata["dataset"] != "mnist" || *r.SimilarityScore > 1.000001 || *r.SimilarityScore < -1 {
+		if r.Metadata["dataset"] != "mnist" || !r.Scored || r.Similarity > 1.000001 || r.Similarity < -1 {
 			t.Fatalf("hit %+v", r)
 		}
 	}
-	_, err = s.SimilarExperiments(ctx, map[string]any{}, 51, nil, nil)
+	_, err = s.SimilarExperiments(ctx, map[string]any{}, search.Limit(51))
 	searchWantKind(t, err, errs.ErrInvalid, "max_n_results")
 	e, err := s.Get(ctx, "e03")
-	if err != nil || string(e.Experiment) != string(items[3].Data) {
-		t.Fatalf("get: %s %v", e.Experiment, err)
+	if err != nil || e.Document != items[3].Document {
+		t.Fatalf("get: %s %v", e.Document, err)
 	}
 	_, err = s.Get(ctx, "missing")
 	searchWantKind(t, err, errs.ErrNotFound, "missing")
 	// Re-indexing without an architecture drops it from the architecture collection.
-	if err := s.Index(ctx, []search.Item{{ID: "e07", Data: json.RawMessage(`{"final_performance": {"accuracy": 0.1}}`)}}); err != nil {
+	if err := s.Index(ctx, []search.Item{{ID: "e07", Experiment: searchObject(t, `{"final_performance": {"accuracy": 0.1}}`)}}); err != nil {
 		t.Fatal(err)
 	}
-	arch, _ = s.ByArchitecture(ctx, []any{int64(784), int64(32 + 8*7), int64(10)}, 30, nil)
+	arch, _ = s.ByArchitecture(ctx, []int{784, 32 + 8*7, 10}, search.Limit(30))
 	for _, r := range arch {
 		if r.ID == "e07" {
 			t.Fatal("stale architecture vector after re-indexing")
@@ -453,98 +448,4 @@ func TestSearchSearcherEmbedded(t *testing.T) {
 	}
 	defer s2.Close()
 	searchWantKind(t, s2.Reset(ctx), errs.ErrInvalid, "allow_reset")
-}
-
-// ---- the JSON decoder against encoding/json ----
-
-// searchStdDecode is the reference: encoding/json with UseNumber, numbers
-// typed the way DecodeJSON documents.
-func searchStdDecode(b []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("trailing data")
-	}
-	var rangeErr error
-	var walk func(any) any
-	walk = func(v any) any {
-		switch t := v.(type) {
-		case json.Number:
-			s := string(t)
-			if !strings.ContainsAny(s, ".eE") {
-				if i, err := strconv.ParseInt(s, 10, 64); err == nil {
-					return i
-				}
-			}
-			f, err := strconv.ParseFloat(s, 64)
-			if err != nil {
-				rangeErr = err // ±Inf has no JSON form: DecodeJSON rejects it
-			}
-			return f
-		case map[string]any:
-			for k, e := range t {
-				t[k] = walk(e)
-			}
-		case []any:
-			for i, e := range t {
-				t[i] = walk(e)
-			}
-		}
-		return v
-	}
-	v = walk(v)
-	return v, rangeErr
-}
-
-var searchJSONSeeds = []string{
-	`{}`, `[]`, `null`, `true`, `false`, `0`, `-0`, `12`, `-12.5e3`, `1E-7`, `9223372036854775807`,
-	`9223372036854775808`, `-9223372036854775808`, `1.0`, `"plain"`, `"esc \" \\ \/ \b \f \n \r \t"`,
-	`"\u00e9\u4e2d\ud83d\ude00"`, `"lone \ud800 surrogate"`, `"ünï ✓"`, `{"a": [1, 2.5, {"b": null}], "c": "d"}`,
-	` { "x" : [ ] , "y" : { } } `, `[[[[[[1]]]]]]`,
-	// invalid
-	`{`, `[1,]`, `{"a":1,}`, `01`, `1.`, `.5`, `-`, `1e`, `tru`, `"unterminated`, `{"a" 1}`, `[1 2]`, `{} x`,
-	`"ctrl` + "\x01" + `"`, `"\x"`, `"\u12"`, `NaN`, `Infinity`, `{1: 2}`, `+1`,
-}
-
-func TestSearchDecodeJSONMatchesEncodingJSON(t *testing.T) {
-	for _, s := range searchJSONSeeds {
-		searchCompareJSON(t, []byte(s))
-	}
-	if _, err := search.DecodeJSON([]byte(strings.Repeat("[", 20000) + strings.Repeat("]", 20000))); !errors.Is(err, errs.ErrInvalid) {
-		t.Fatalf("deep nesting must be a clean error, got %v", err)
-	}
-}
-
-func searchCompareJSON(t *testing.T, b []byte) {
-	t.Helper()
-	got, err := search.DecodeJSON(b)
-	want, werr := searchStdDecode(b)
-	if (err == nil) != (werr == nil) {
-		t.Fatalf("%q: DecodeJSON error %v, encoding/json error %v", b, err, werr)
-	}
-	if err != nil {
-		if !errors.Is(err, errs.ErrInvalid) {
-			t.Fatalf("%q: error kind %v", b, err)
-		}
-		return
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("%q: got %#v, want %#v", b, got, want)
-	}
-}
-
-func FuzzSearchDecodeJSON(f *testing.F) {
-	for _, s := range searchJSONSeeds {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, b []byte) {
-		if !utf8.Valid(b) || len(b) > 4096 {
-			return // encoding/json and we both replace invalid UTF-8, but report offsets differently
-		}
-		searchCompareJSON(t, b)
-	})
 }
