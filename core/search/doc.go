@@ -37,7 +37,8 @@
 // A Store is one collection of records (id, float32 embedding, typed metadata,
 // document). Both backends validate input identically (ValidateRecords,
 // ParseWhere) and return the same results for the same calls; one contract
-// test suite runs against both.
+// test suite (store_contract_test.go) runs against both, the Chroma one
+// against a real `chroma run` server.
 //
 // Distances follow Chroma: cosine is 1-cos(q,r), l2 is the squared Euclidean
 // distance, ip is 1-q·r. A Searcher always uses cosine, so a Result's
