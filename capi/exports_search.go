@@ -18,10 +18,6 @@ import (
 // The search exports convert C arguments and hand the JSON to capi/wire,
 // which owns the wire format and makes the typed core/search call.
 
-func searchLookup(h C.uint64_t) (*search.Searcher, error) {
-	return lookup[*search.Searcher](uint64(h))
-}
-
 // searchFloats views n caller-owned floats; the core copies what it keeps.
 func searchFloats(p *C.snd_cf32, n int64) ([]float32, error) {
 	if n < 0 {
@@ -34,13 +30,6 @@ func searchFloats(p *C.snd_cf32, n int64) ([]float32, error) {
 		return nil, errs.Invalidf("vector pointer is NULL")
 	}
 	return unsafe.Slice((*float32)(unsafe.Pointer(p)), n), nil
-}
-
-func searchSetJSON(out **C.char, b []byte, err error) error {
-	if err != nil {
-		return err
-	}
-	return setString(out, string(b))
 }
 
 // searchWrite runs a write and fills *reportOut when a server failed part-way.
@@ -59,195 +48,140 @@ func searchWrite(reportOut **C.char, err error) error {
 }
 
 //export snd_search_open
-func snd_search_open(configJSON *C.snd_cchar, out *C.uint64_t, errOut **C.char) (rc C.int) {
-	defer guard(&rc, errOut)
-	if out == nil {
-		return fail(errOut, errs.Invalidf("out is NULL"))
-	}
-	cfg, err := wire.Config([]byte(goString(configJSON)))
-	if err != nil {
-		return fail(errOut, err)
-	}
-	s, err := search.Open(context.Background(), cfg)
-	if err != nil {
-		return fail(errOut, err)
-	}
-	*out = C.uint64_t(newHandle(s))
-	return C.SND_OK
+func snd_search_open(configJSON *C.snd_cchar, out *C.uint64_t, errOut **C.char) C.int {
+	return openHandle(out, errOut, func() (*search.Searcher, error) {
+		cfg, err := wire.Config([]byte(goString(configJSON)))
+		if err != nil {
+			return nil, err
+		}
+		return search.Open(context.Background(), cfg)
+	})
 }
 
 //export snd_search_close
-func snd_search_close(h *C.uint64_t, errOut **C.char) (rc C.int) {
-	defer guard(&rc, errOut)
-	if h == nil || *h == 0 {
-		return C.SND_OK
-	}
-	s, err := release[*search.Searcher](uint64(*h))
-	if err != nil {
-		return fail(errOut, err)
-	}
-	*h = 0
-	return status(errOut, s.Close())
+func snd_search_close(h *C.uint64_t, errOut **C.char) C.int {
+	return closeHandle[*search.Searcher](h, errOut)
 }
 
 //export snd_search_info
-func snd_search_info(h C.uint64_t, jsonOut **C.char, errOut **C.char) (rc C.int) {
-	defer guard(&rc, errOut)
-	s, err := searchLookup(h)
-	if err != nil {
-		return fail(errOut, err)
-	}
-	b, err := wire.Info(context.Background(), s)
-	return status(errOut, searchSetJSON(jsonOut, b, err))
+func snd_search_info(h C.uint64_t, jsonOut **C.char, errOut **C.char) C.int {
+	return onHandle(h, errOut, func(s *search.Searcher) error {
+		b, err := wire.Info(context.Background(), s)
+		return setEncoded(jsonOut, b, err)
+	})
 }
 
 //export snd_search_index
-func snd_search_index(h C.uint64_t, itemsJSON *C.snd_cchar, reportOut **C.char, errOut **C.char) (rc C.int) {
-	defer guard(&rc, errOut)
-	s, err := searchLookup(h)
-	if err != nil {
-		return fail(errOut, err)
-	}
-	err = wire.Index(context.Background(), s, []byte(goString(itemsJSON)))
-	return status(errOut, searchWrite(reportOut, err))
+func snd_search_index(h C.uint64_t, itemsJSON *C.snd_cchar, reportOut **C.char, errOut **C.char) C.int {
+	return onHandle(h, errOut, func(s *search.Searcher) error {
+		return searchWrite(reportOut, wire.Index(context.Background(), s, []byte(goString(itemsJSON))))
+	})
 }
 
-// searchRequest runs one JSON search request against the searcher behind h.
-func searchRequest(h C.uint64_t, requestJSON *C.snd_cchar, resultsOut **C.char,
-	run func(context.Context, *search.Searcher, []byte) ([]byte, error)) error {
-	s, err := searchLookup(h)
-	if err != nil {
-		return err
-	}
-	b, err := run(context.Background(), s, []byte(goString(requestJSON)))
-	return searchSetJSON(resultsOut, b, err)
+// searchRequest answers one JSON search request with the searcher behind h.
+func searchRequest(h C.uint64_t, requestJSON *C.snd_cchar, resultsOut **C.char, errOut **C.char,
+	run func(context.Context, *search.Searcher, []byte) ([]byte, error)) C.int {
+	return onHandle(h, errOut, func(s *search.Searcher) error {
+		b, err := run(context.Background(), s, []byte(goString(requestJSON)))
+		return setEncoded(resultsOut, b, err)
+	})
 }
 
 //export snd_search_similar
-func snd_search_similar(h C.uint64_t, requestJSON *C.snd_cchar, resultsOut **C.char, errOut **C.char) (rc C.int) {
-	defer guard(&rc, errOut)
-	return status(errOut, searchRequest(h, requestJSON, resultsOut, wire.Similar))
+func snd_search_similar(h C.uint64_t, requestJSON *C.snd_cchar, resultsOut **C.char, errOut **C.char) C.int {
+	return searchRequest(h, requestJSON, resultsOut, errOut, wire.Similar)
 }
 
 //export snd_search_by_architecture
-func snd_search_by_architecture(h C.uint64_t, requestJSON *C.snd_cchar, resultsOut **C.char, errOut **C.char) (rc C.int) {
-	defer guard(&rc, errOut)
-	return status(errOut, searchRequest(h, requestJSON, resultsOut, wire.ByArchitecture))
+func snd_search_by_architecture(h C.uint64_t, requestJSON *C.snd_cchar, resultsOut **C.char, errOut **C.char) C.int {
+	return searchRequest(h, requestJSON, resultsOut, errOut, wire.ByArchitecture)
 }
 
 //export snd_search_by_performance
-func snd_search_by_performance(h C.uint64_t, requestJSON *C.snd_cchar, resultsOut **C.char, errOut **C.char) (rc C.int) {
-	defer guard(&rc, errOut)
-	return status(errOut, searchRequest(h, requestJSON, resultsOut, wire.ByPerformance))
+func snd_search_by_performance(h C.uint64_t, requestJSON *C.snd_cchar, resultsOut **C.char, errOut **C.char) C.int {
+	return searchRequest(h, requestJSON, resultsOut, errOut, wire.ByPerformance)
 }
 
 //export snd_search_by_hypothesis
-func snd_search_by_hypothesis(h C.uint64_t, requestJSON *C.snd_cchar, resultsOut **C.char, errOut **C.char) (rc C.int) {
-	defer guard(&rc, errOut)
-	return status(errOut, searchRequest(h, requestJSON, resultsOut, wire.ByHypothesis))
+func snd_search_by_hypothesis(h C.uint64_t, requestJSON *C.snd_cchar, resultsOut **C.char, errOut **C.char) C.int {
+	return searchRequest(h, requestJSON, resultsOut, errOut, wire.ByHypothesis)
 }
 
 //export snd_search_get_experiment
-func snd_search_get_experiment(h C.uint64_t, id *C.snd_cchar, jsonOut **C.char, errOut **C.char) (rc C.int) {
-	defer guard(&rc, errOut)
-	s, err := searchLookup(h)
-	if err != nil {
-		return fail(errOut, err)
-	}
-	b, err := wire.GetExperiment(context.Background(), s, goString(id))
-	return status(errOut, searchSetJSON(jsonOut, b, err))
+func snd_search_get_experiment(h C.uint64_t, id *C.snd_cchar, jsonOut **C.char, errOut **C.char) C.int {
+	return onHandle(h, errOut, func(s *search.Searcher) error {
+		b, err := wire.GetExperiment(context.Background(), s, goString(id))
+		return setEncoded(jsonOut, b, err)
+	})
 }
 
 //export snd_search_delete_experiments
-func snd_search_delete_experiments(h C.uint64_t, idsJSON *C.snd_cchar, errOut **C.char) (rc C.int) {
-	defer guard(&rc, errOut)
-	s, err := searchLookup(h)
-	if err != nil {
-		return fail(errOut, err)
-	}
-	return status(errOut, wire.DeleteExperiments(context.Background(), s, []byte(goString(idsJSON))))
+func snd_search_delete_experiments(h C.uint64_t, idsJSON *C.snd_cchar, errOut **C.char) C.int {
+	return onHandle(h, errOut, func(s *search.Searcher) error {
+		return wire.DeleteExperiments(context.Background(), s, []byte(goString(idsJSON)))
+	})
 }
 
 //export snd_search_count
-func snd_search_count(h C.uint64_t, out *C.int64_t, errOut **C.char) (rc C.int) {
-	defer guard(&rc, errOut)
-	if out == nil {
-		return fail(errOut, errs.Invalidf("out is NULL"))
-	}
-	s, err := searchLookup(h)
-	if err != nil {
-		return fail(errOut, err)
-	}
-	n, err := s.Count(context.Background())
-	if err != nil {
-		return fail(errOut, err)
-	}
-	*out = C.int64_t(n)
-	return C.SND_OK
+func snd_search_count(h C.uint64_t, out *C.int64_t, errOut **C.char) C.int {
+	return onHandle(h, errOut, func(s *search.Searcher) error {
+		if out == nil {
+			return errs.Invalidf("out is NULL")
+		}
+		n, err := s.Count(context.Background())
+		if err != nil {
+			return err
+		}
+		*out = C.int64_t(n)
+		return nil
+	})
 }
 
 //export snd_search_reset
-func snd_search_reset(h C.uint64_t, errOut **C.char) (rc C.int) {
-	defer guard(&rc, errOut)
-	s, err := searchLookup(h)
-	if err != nil {
-		return fail(errOut, err)
-	}
-	return status(errOut, s.Reset(context.Background()))
+func snd_search_reset(h C.uint64_t, errOut **C.char) C.int {
+	return onHandle(h, errOut, func(s *search.Searcher) error { return s.Reset(context.Background()) })
 }
 
 //export snd_search_upsert
-func snd_search_upsert(h C.uint64_t, recordsJSON *C.snd_cchar, vectors *C.snd_cf32, n C.int64_t, dim C.int64_t, reportOut **C.char, errOut **C.char) (rc C.int) {
-	defer guard(&rc, errOut)
-	s, err := searchLookup(h)
-	if err != nil {
-		return fail(errOut, err)
-	}
-	if n < 0 || dim < 0 {
-		return fail(errOut, errs.Invalidf("n and dim must not be negative"))
-	}
-	vecs, err := searchFloats(vectors, int64(n)*int64(dim))
-	if err != nil {
-		return fail(errOut, err)
-	}
-	err = wire.Upsert(context.Background(), s.Experiments(), []byte(goString(recordsJSON)), vecs, int(n), int(dim))
-	return status(errOut, searchWrite(reportOut, err))
+func snd_search_upsert(h C.uint64_t, recordsJSON *C.snd_cchar, vectors *C.snd_cf32, n C.int64_t, dim C.int64_t, reportOut **C.char, errOut **C.char) C.int {
+	return onHandle(h, errOut, func(s *search.Searcher) error {
+		if n < 0 || dim < 0 {
+			return errs.Invalidf("n and dim must not be negative")
+		}
+		vecs, err := searchFloats(vectors, int64(n)*int64(dim))
+		if err != nil {
+			return err
+		}
+		err = wire.Upsert(context.Background(), s.Experiments(), []byte(goString(recordsJSON)), vecs, int(n), int(dim))
+		return searchWrite(reportOut, err)
+	})
 }
 
 //export snd_search_query
-func snd_search_query(h C.uint64_t, query *C.snd_cf32, dim C.int64_t, requestJSON *C.snd_cchar, resultsOut **C.char, errOut **C.char) (rc C.int) {
-	defer guard(&rc, errOut)
-	s, err := searchLookup(h)
-	if err != nil {
-		return fail(errOut, err)
-	}
-	q, err := searchFloats(query, int64(dim))
-	if err != nil {
-		return fail(errOut, err)
-	}
-	b, err := wire.Query(context.Background(), s.Experiments(), q, []byte(goString(requestJSON)))
-	return status(errOut, searchSetJSON(resultsOut, b, err))
+func snd_search_query(h C.uint64_t, query *C.snd_cf32, dim C.int64_t, requestJSON *C.snd_cchar, resultsOut **C.char, errOut **C.char) C.int {
+	return onHandle(h, errOut, func(s *search.Searcher) error {
+		q, err := searchFloats(query, int64(dim))
+		if err != nil {
+			return err
+		}
+		b, err := wire.Query(context.Background(), s.Experiments(), q, []byte(goString(requestJSON)))
+		return setEncoded(resultsOut, b, err)
+	})
 }
 
 //export snd_search_get
-func snd_search_get(h C.uint64_t, requestJSON *C.snd_cchar, resultsOut **C.char, errOut **C.char) (rc C.int) {
-	defer guard(&rc, errOut)
-	s, err := searchLookup(h)
-	if err != nil {
-		return fail(errOut, err)
-	}
-	b, err := wire.Get(context.Background(), s.Experiments(), []byte(goString(requestJSON)))
-	return status(errOut, searchSetJSON(resultsOut, b, err))
+func snd_search_get(h C.uint64_t, requestJSON *C.snd_cchar, resultsOut **C.char, errOut **C.char) C.int {
+	return onHandle(h, errOut, func(s *search.Searcher) error {
+		b, err := wire.Get(context.Background(), s.Experiments(), []byte(goString(requestJSON)))
+		return setEncoded(resultsOut, b, err)
+	})
 }
 
 //export snd_search_delete
-func snd_search_delete(h C.uint64_t, requestJSON *C.snd_cchar, errOut **C.char) (rc C.int) {
-	defer guard(&rc, errOut)
-	s, err := searchLookup(h)
-	if err != nil {
-		return fail(errOut, err)
-	}
-	return status(errOut, wire.Delete(context.Background(), s.Experiments(), []byte(goString(requestJSON))))
+func snd_search_delete(h C.uint64_t, requestJSON *C.snd_cchar, errOut **C.char) C.int {
+	return onHandle(h, errOut, func(s *search.Searcher) error {
+		return wire.Delete(context.Background(), s.Experiments(), []byte(goString(requestJSON)))
+	})
 }
 
 func searchWriteOut(out *C.float, vec []float32, err error) error {

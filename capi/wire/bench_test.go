@@ -117,18 +117,14 @@ func stdValue(b []byte) (any, error) {
 
 func typeNumbers(v any) (any, error) {
 	switch t := v.(type) {
-	case json.Number:
-		s := string(t)
-		if !strings.ContainsAny(s, ".eE") {
-			if i, err := strconv.ParseInt(s, 10, 64); err == nil {
-				return i, nil
-			}
+	case json.Number: // an int when written as one and it fits, else a float
+		if i, err := t.Int64(); err == nil && !strings.ContainsAny(string(t), ".eE") {
+			return i, nil
 		}
-		f, err := strconv.ParseFloat(s, 64)
-		if err != nil {
-			return nil, errs.Invalidf("number %s is out of range", s)
+		if f, err := t.Float64(); err == nil {
+			return f, nil
 		}
-		return f, nil
+		return nil, errs.Invalidf("number %s is out of range", t)
 	case map[string]any:
 		for k, e := range t {
 			var err error

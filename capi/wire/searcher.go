@@ -5,12 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"math"
-	"runtime"
-	"sync"
 
 	"github.com/structure-net/structure-net-data/core/errs"
 	"github.com/structure-net/structure-net-data/core/jsonvalue"
 	"github.com/structure-net/structure-net-data/core/search"
+	"github.com/structure-net/structure-net-data/internal/parallel"
 )
 
 // The JSON readers wire uses; variables so that the end-to-end benchmark can
@@ -75,18 +74,7 @@ func decodeItems(b []byte) ([]search.Item, error) {
 	}
 	items := make([]search.Item, len(elems))
 	failures := make([]error, len(elems))
-	workers := min(runtime.GOMAXPROCS(0), (len(elems)+255)/256)
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			for i := w; i < len(elems); i += workers {
-				items[i], failures[i] = decodeItem(i, elems[i])
-			}
-		}(w)
-	}
-	wg.Wait()
+	parallel.For(len(elems), 256, func(i int) { items[i], failures[i] = decodeItem(i, elems[i]) })
 	for _, err := range failures {
 		if err != nil {
 			return nil, err
@@ -148,34 +136,21 @@ func decodeItem(n int, b []byte) (search.Item, error) {
 
 // Similar answers snd_search_similar: {"query", "n_results", "where", "where_document"}.
 func Similar(ctx context.Context, s *search.Searcher, body []byte) ([]byte, error) {
-	req, err := parseRequest("search_similar_experiments", body, "query", "n_results", "where", "where_document")
-	if err != nil {
-		return nil, err
+	req := parseRequest("search_similar_experiments", body, "query", "n_results", "where", "where_document")
+	query := req.object("query")
+	opts := []search.Option{search.Limit(req.integer("n_results", 10)), search.Where(req.where()), search.WhereDocument(req.whereDocument())}
+	if req.err != nil {
+		return nil, req.err
 	}
-	query, err := req.object("query")
-	if err != nil {
-		return nil, err
-	}
-	opts, err := req.filterOptions(10)
-	if err != nil {
-		return nil, err
-	}
-	wdoc, err := req.whereDocument()
-	if err != nil {
-		return nil, err
-	}
-	return results(s.SimilarExperiments(ctx, query, append(opts, search.WhereDocument(wdoc))...))
+	return results(s.SimilarExperiments(ctx, query, opts...))
 }
 
 // ByArchitecture answers snd_search_by_architecture: {"architecture", "n_results", "where"}.
 func ByArchitecture(ctx context.Context, s *search.Searcher, body []byte) ([]byte, error) {
-	req, err := parseRequest("search_by_architecture", body, "architecture", "n_results", "where")
-	if err != nil {
-		return nil, err
-	}
-	opts, err := req.filterOptions(10)
-	if err != nil {
-		return nil, err
+	req := parseRequest("search_by_architecture", body, "architecture", "n_results", "where")
+	opts := []search.Option{search.Limit(req.integer("n_results", 10)), search.Where(req.where())}
+	if req.err != nil {
+		return nil, req.err
 	}
 	arch, err := search.ParseArchitecture(req.fields["architecture"])
 	if err != nil {
@@ -191,78 +166,49 @@ func ByArchitecture(ctx context.Context, s *search.Searcher, body []byte) ([]byt
 	return results(s.ByArchitecture(ctx, layers, opts...))
 }
 
-// filterOptions reads "n_results" (def when absent or null) and "where".
-func (r request) filterOptions(def int) ([]search.Option, error) {
-	n, err := r.integer("n_results", def)
-	if err != nil {
-		return nil, err
-	}
-	where, err := r.where()
-	if err != nil {
-		return nil, err
-	}
-	return []search.Option{search.Limit(n), search.Where(where)}, nil
-}
-
 // ByPerformance answers snd_search_by_performance: {"min_accuracy",
 // "max_parameters", "dataset", "n_results"}, each optional; without
 // n_results (or with n_results <= 0) every match is returned.
 func ByPerformance(ctx context.Context, s *search.Searcher, body []byte) ([]byte, error) {
-	req, err := parseRequest("search_by_performance", body, "min_accuracy", "max_parameters", "dataset", "n_results")
-	if err != nil {
-		return nil, err
-	}
+	req := parseRequest("search_by_performance", body, "min_accuracy", "max_parameters", "dataset", "n_results")
 	var opts []search.Option
-	if acc, ok, err := req.number("min_accuracy"); err != nil {
-		return nil, err
-	} else if ok {
+	if acc, ok := req.number("min_accuracy"); ok {
 		opts = append(opts, search.MinAccuracy(acc))
 	}
-	if params, ok, err := req.number("max_parameters"); err != nil {
-		return nil, err
-	} else if ok {
+	if params, ok := req.number("max_parameters"); ok {
 		opts = append(opts, search.MaxParameters(params))
 	}
-	if dataset, ok, err := req.str("dataset"); err != nil {
-		return nil, err
-	} else if ok {
+	if dataset, ok := req.str("dataset"); ok {
 		opts = append(opts, search.Dataset(dataset))
 	}
-	limit, err := req.allOrLimit()
-	if err != nil {
-		return nil, err
+	opts = append(opts, req.allOrLimit()...)
+	if req.err != nil {
+		return nil, req.err
 	}
-	return results(s.ByPerformance(ctx, append(opts, limit...)...))
+	return results(s.ByPerformance(ctx, opts...))
 }
 
 // ByHypothesis answers snd_search_by_hypothesis: {"hypothesis_id", "n_results"}.
 func ByHypothesis(ctx context.Context, s *search.Searcher, body []byte) ([]byte, error) {
-	req, err := parseRequest("search_by_hypothesis", body, "hypothesis_id", "n_results")
-	if err != nil {
-		return nil, err
+	req := parseRequest("search_by_hypothesis", body, "hypothesis_id", "n_results")
+	hid, ok := req.str("hypothesis_id")
+	if !ok && req.err == nil {
+		req.err = errs.Invalidf("search_by_hypothesis: hypothesis_id is required")
 	}
-	hid, ok, err := req.str("hypothesis_id")
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		return nil, errs.Invalidf("search_by_hypothesis: hypothesis_id is required")
-	}
-	limit, err := req.allOrLimit()
-	if err != nil {
-		return nil, err
+	limit := req.allOrLimit()
+	if req.err != nil {
+		return nil, req.err
 	}
 	return results(s.ByHypothesis(ctx, hid, limit...))
 }
 
 // allOrLimit reads "n_results" for the searches that return every match
 // unless it is given and positive.
-func (r request) allOrLimit() ([]search.Option, error) {
-	n, err := r.integer("n_results", 0)
-	if err != nil || n <= 0 {
-		return nil, err
+func (r *request) allOrLimit() []search.Option {
+	if n := r.integer("n_results", 0); n > 0 {
+		return []search.Option{search.Limit(n)}
 	}
-	return []search.Option{search.Limit(n)}, nil
+	return nil
 }
 
 // GetExperiment answers snd_search_get_experiment: {"id", "experiment", "metadata"}.

@@ -23,13 +23,12 @@ func Upsert(ctx context.Context, st search.Store, body []byte, vectors []float32
 }
 
 func decodeRecords(body []byte, vectors []float32, n, dim int) ([]search.Record, error) {
-	r, err := parseRequest("records", body, "ids", "metadatas", "documents")
-	if err != nil {
-		return nil, err
-	}
-	ids, _, err := r.strings("ids")
-	if err != nil {
-		return nil, err
+	r := parseRequest("records", body, "ids", "metadatas", "documents")
+	ids, _ := r.strings("ids")
+	metas := r.list("metadatas", n, "records: metadatas must be a list of %d dicts or nulls")
+	docs := r.list("documents", n, "records: documents must be a list of %d strings or nulls")
+	if r.err != nil {
+		return nil, r.err
 	}
 	if len(ids) != n {
 		return nil, errs.Invalidf("records: %d ids for %d vectors", len(ids), n)
@@ -39,14 +38,6 @@ func decodeRecords(body []byte, vectors []float32, n, dim int) ([]search.Record,
 	}
 	if len(vectors) != n*dim {
 		return nil, errs.Invalidf("records: %d floats for %d vectors of dimension %d", len(vectors), n, dim)
-	}
-	metas, err := r.list("metadatas", n, "records: metadatas must be a list of %d dicts or nulls")
-	if err != nil {
-		return nil, err
-	}
-	docs, err := r.list("documents", n, "records: documents must be a list of %d strings or nulls")
-	if err != nil {
-		return nil, err
 	}
 	recs := make([]search.Record, n)
 	for i := range recs {
@@ -70,38 +61,33 @@ func decodeRecords(body []byte, vectors []float32, n, dim int) ([]search.Record,
 }
 
 // list reads an optional list of exactly n entries; nil when absent or null.
-func (r request) list(key string, n int, wrongShape string) ([]any, error) {
-	v := r.fields[key]
+func (r *request) list(key string, n int, wrongShape string) []any {
+	v := r.field(key)
 	if v == nil {
-		return nil, nil
+		return nil
 	}
 	arr, ok := v.([]any)
 	if !ok || len(arr) != n {
-		return nil, errs.Invalidf(wrongShape, n)
+		r.err = errs.Invalidf(wrongShape, n)
+		return nil
 	}
-	return arr, nil
+	return arr
 }
 
 // Query answers snd_search_query: {"n_results", "where", "where_document",
 // "include"} for one query vector, as {"ids", "distances", "metadatas"?,
 // "documents"?, "embeddings"?}, nearest first.
 func Query(ctx context.Context, st search.Store, vector []float32, body []byte) ([]byte, error) {
-	req, err := parseRequest("query", body, "n_results", "where", "where_document", "include")
-	if err != nil {
-		return nil, err
+	req := parseRequest("query", body, "n_results", "where", "where_document", "include")
+	q := search.QueryRequest{
+		Embedding:     append([]float32(nil), vector...),
+		N:             req.integer("n_results", 10),
+		Where:         req.where(),
+		WhereDocument: req.whereDocument(),
+		Include:       req.include(search.IncludeMetadatas | search.IncludeDocuments),
 	}
-	q := search.QueryRequest{Embedding: append([]float32(nil), vector...)}
-	if q.N, err = req.integer("n_results", 10); err != nil {
-		return nil, err
-	}
-	if q.Where, err = req.where(); err != nil {
-		return nil, err
-	}
-	if q.WhereDocument, err = req.whereDocument(); err != nil {
-		return nil, err
-	}
-	if q.Include, err = req.include(search.IncludeMetadatas | search.IncludeDocuments); err != nil {
-		return nil, err
+	if req.err != nil {
+		return nil, req.err
 	}
 	hits, err := st.Query(ctx, q)
 	if err != nil {
@@ -112,74 +98,57 @@ func Query(ctx context.Context, st search.Store, vector []float32, body []byte) 
 	for i, hit := range hits {
 		recs[i], dists[i] = hit.Record, hit.Distance
 	}
-	return encodeRecords(recs, dists, q.Include)
+	return encodeRecords(recs, dists, q.Include, nil)
 }
 
 // Get answers snd_search_get: {"ids", "where", "where_document", "limit",
 // "offset", "include"}, as {"ids", "metadatas"?, "documents"?, "embeddings"?}.
 func Get(ctx context.Context, st search.Store, body []byte) ([]byte, error) {
-	req, err := parseRequest("get", body, "ids", "where", "where_document", "limit", "offset", "include")
-	if err != nil {
-		return nil, err
+	req := parseRequest("get", body, "ids", "where", "where_document", "limit", "offset", "include")
+	g := search.GetRequest{
+		IDs:           req.ids(),
+		Where:         req.where(),
+		WhereDocument: req.whereDocument(),
+		Limit:         req.integer("limit", 0),
+		Offset:        req.integer("offset", 0),
+		Include:       req.include(search.IncludeMetadatas | search.IncludeDocuments),
 	}
-	var g search.GetRequest
-	if g.IDs, g.Where, g.WhereDocument, err = req.selectors(); err != nil {
-		return nil, err
-	}
-	if g.Limit, err = req.integer("limit", 0); err != nil {
-		return nil, err
-	}
-	if g.Offset, err = req.integer("offset", 0); err != nil {
-		return nil, err
-	}
-	if g.Include, err = req.include(search.IncludeMetadatas | search.IncludeDocuments); err != nil {
-		return nil, err
+	if req.err != nil {
+		return nil, req.err
 	}
 	recs, err := st.Get(ctx, g)
-	if err != nil {
-		return nil, err
-	}
-	return encodeRecords(recs, nil, g.Include)
+	return encodeRecords(recs, nil, g.Include, err)
 }
 
 // Delete answers snd_search_delete: {"ids", "where", "where_document"}.
 func Delete(ctx context.Context, st search.Store, body []byte) error {
-	req, err := parseRequest("delete", body, "ids", "where", "where_document")
-	if err != nil {
-		return err
-	}
-	var d search.DeleteRequest
-	if d.IDs, d.Where, d.WhereDocument, err = req.selectors(); err != nil {
-		return err
+	req := parseRequest("delete", body, "ids", "where", "where_document")
+	d := search.DeleteRequest{IDs: req.ids(), Where: req.where(), WhereDocument: req.whereDocument()}
+	if req.err != nil {
+		return req.err
 	}
 	return st.Delete(ctx, d)
 }
 
-// selectors reads "ids" (nil when absent, empty when []), "where" and "where_document".
-func (r request) selectors() (ids []string, where *search.Filter, wdoc *search.DocFilter, err error) {
-	list, ok, err := r.strings("ids")
-	if err != nil {
-		return nil, nil, nil, err
+// ids reads "ids": nil when absent or null, empty when [].
+func (r *request) ids() []string {
+	list, ok := r.strings("ids")
+	if !ok {
+		return nil
 	}
-	if ok {
-		ids = append([]string{}, list...)
-	}
-	if where, err = r.where(); err != nil {
-		return nil, nil, nil, err
-	}
-	if wdoc, err = r.whereDocument(); err != nil {
-		return nil, nil, nil, err
-	}
-	return ids, where, wdoc, nil
+	return append([]string{}, list...)
 }
 
 // encodeRecords writes records the way Chroma's Python client returns them:
 // {"ids", "metadatas", "documents", "embeddings", "distances"}, each list
-// present only when included.
-func encodeRecords(recs []search.Record, dists []float32, inc search.Include) ([]byte, error) {
-	out := map[string]any{"ids": column(recs, func(r search.Record) any { return r.ID })}
+// present only when included; or passes on the error of the call that got them.
+func encodeRecords(recs []search.Record, dists []float32, inc search.Include, err error) ([]byte, error) {
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]any{"ids": each(recs, func(r search.Record) any { return r.ID })}
 	if inc&search.IncludeMetadatas != 0 {
-		out["metadatas"] = column(recs, func(r search.Record) any {
+		out["metadatas"] = each(recs, func(r search.Record) any {
 			if r.Metadata == nil {
 				return nil
 			}
@@ -187,7 +156,7 @@ func encodeRecords(recs []search.Record, dists []float32, inc search.Include) ([
 		})
 	}
 	if inc&search.IncludeDocuments != 0 {
-		out["documents"] = column(recs, func(r search.Record) any {
+		out["documents"] = each(recs, func(r search.Record) any {
 			if r.Document == "" {
 				return nil
 			}
@@ -195,7 +164,7 @@ func encodeRecords(recs []search.Record, dists []float32, inc search.Include) ([
 		})
 	}
 	if inc&search.IncludeEmbeddings != 0 {
-		out["embeddings"] = column(recs, func(r search.Record) any { return floats(r.Embedding) })
+		out["embeddings"] = each(recs, func(r search.Record) any { return floats(r.Embedding) })
 	}
 	if dists != nil {
 		out["distances"] = floats(dists)
@@ -203,22 +172,17 @@ func encodeRecords(recs []search.Record, dists []float32, inc search.Include) ([
 	return jsonvalue.Marshal(out)
 }
 
-func column(recs []search.Record, field func(search.Record) any) []any {
-	out := make([]any, len(recs))
-	for i, r := range recs {
-		out[i] = field(r)
+// each is one JSON list: f of every element of xs.
+func each[T any](xs []T, f func(T) any) []any {
+	out := make([]any, len(xs))
+	for i, x := range xs {
+		out[i] = f(x)
 	}
 	return out
 }
 
 // floats widens float32 values for jsonvalue, which writes float64s.
-func floats(xs []float32) []any {
-	out := make([]any, len(xs))
-	for i, x := range xs {
-		out[i] = float64(x)
-	}
-	return out
-}
+func floats(xs []float32) []any { return each(xs, func(x float32) any { return float64(x) }) }
 
 // WriteReport is the report of a write a Chroma server failed part-way:
 // {"written": [ids], "unconfirmed": [ids]}; ok is false for other errors.
@@ -240,13 +204,9 @@ func WriteReport(err error) (report []byte, ok bool, _ error) {
 
 // EmbedExperiment answers snd_search_embed_experiment: one experiment object.
 func EmbedExperiment(body []byte, dim int) ([]float32, error) {
-	v, err := decodeArgument(body, "experiment JSON")
+	exp, err := decodeObject(body, "experiment")
 	if err != nil {
 		return nil, err
-	}
-	exp, ok := v.(map[string]any)
-	if !ok {
-		return nil, errs.Invalidf("experiment must be a JSON object")
 	}
 	return search.EmbedExperiment(exp, dim)
 }
@@ -254,7 +214,7 @@ func EmbedExperiment(body []byte, dim int) ([]float32, error) {
 // EmbedArchitecture answers snd_search_embed_architecture: a list of widths,
 // {"layers": [...]}, its JSON text, or null.
 func EmbedArchitecture(body []byte, dim int) ([]float32, error) {
-	v, err := decodeArgument(body, "architecture JSON")
+	v, err := decodeArgument(body, "architecture")
 	if err != nil {
 		return nil, err
 	}
@@ -268,20 +228,30 @@ func EmbedArchitecture(body []byte, dim int) ([]float32, error) {
 // EmbedHypothesis answers snd_search_embed_hypothesis: {"name",
 // "description", "question", "prediction"}.
 func EmbedHypothesis(body []byte) ([]float32, error) {
-	v, err := decodeArgument(body, "hypothesis JSON")
+	h, err := decodeObject(body, "hypothesis")
 	if err != nil {
 		return nil, err
-	}
-	h, ok := v.(map[string]any)
-	if !ok {
-		return nil, errs.Invalidf("hypothesis must be a JSON object")
 	}
 	return search.EmbedHypothesis(h), nil
 }
 
+// decodeArgument decodes a required JSON argument.
 func decodeArgument(body []byte, what string) (any, error) {
 	if len(body) == 0 {
-		return nil, errs.Invalidf("%s is empty", what)
+		return nil, errs.Invalidf("%s JSON is empty", what)
 	}
 	return decodeValue(body)
+}
+
+// decodeObject decodes a required JSON object argument.
+func decodeObject(body []byte, what string) (map[string]any, error) {
+	v, err := decodeArgument(body, what)
+	if err != nil {
+		return nil, err
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, errs.Invalidf("%s must be a JSON object", what)
+	}
+	return m, nil
 }

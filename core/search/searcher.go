@@ -2,11 +2,10 @@ package search
 
 import (
 	"context"
-	"runtime"
-	"sync"
 
 	"github.com/structure-net/structure-net-data/core/errs"
 	"github.com/structure-net/structure-net-data/core/jsonvalue"
+	"github.com/structure-net/structure-net-data/internal/parallel"
 )
 
 // Searcher indexes experiments and answers the guide's searches. Experiments
@@ -86,18 +85,7 @@ func (s *Searcher) Index(ctx context.Context, items []Item) error {
 	}
 	prepared := make([]preparedItem, len(items))
 	// Embedding is independent per experiment: use every core.
-	workers := min(runtime.GOMAXPROCS(0), (len(items)+255)/256)
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			for i := w; i < len(items); i += workers {
-				prepared[i] = s.prepare(i, items[i])
-			}
-		}(w)
-	}
-	wg.Wait()
+	parallel.For(len(items), 256, func(i int) { prepared[i] = s.prepare(i, items[i]) })
 	expRecs := make([]Record, 0, len(items))
 	var archRecs []Record
 	var noArch []string
