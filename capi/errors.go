@@ -26,6 +26,7 @@ var statusCodes = map[error]C.int{
 	errs.ErrChecksum:    C.SND_ERR_CHECKSUM,
 	errs.ErrConflict:    C.SND_ERR_CONFLICT,
 	errs.ErrUnavailable: C.SND_ERR_UNAVAILABLE,
+	errs.ErrOutOfMemory: C.SND_ERR_OUT_OF_MEMORY,
 }
 
 // statusOf maps an error to its SND_ERR_* code: a handle error, else its
@@ -58,10 +59,16 @@ func status(errOut **C.char, err error) C.int {
 }
 
 // guard is deferred by every export: a panic becomes SND_ERR_INTERNAL with
-// its message, and is logged with the stack, instead of killing the host process.
+// its message, and is logged with the stack, instead of killing the host
+// process. A panic with an out-of-memory error (cmem's, when C memory runs
+// out) is SND_ERR_OUT_OF_MEMORY.
 func guard(rc *C.int, errOut **C.char) {
 	if r := recover(); r != nil {
 		logging.L().Error().Str("panic", fmt.Sprint(r)).Str("stack", string(debug.Stack())).Msg("recovered panic in C API")
+		if e, ok := r.(error); ok && errs.KindOf(e) == errs.ErrOutOfMemory {
+			*rc = fail(errOut, e)
+			return
+		}
 		*rc = fail(errOut, fmt.Errorf("internal error (recovered panic): %v", r))
 	}
 }

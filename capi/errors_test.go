@@ -44,6 +44,7 @@ func TestStatusOfMatchesTheHeader(t *testing.T) {
 		{"CHECKSUM", errs.Checksumf("x")},
 		{"CONFLICT", errs.Conflictf("x")},
 		{"UNAVAILABLE", errs.Unavailablef("x")},
+		{"OUT_OF_MEMORY", errs.OutOfMemoryf("x")},
 		{"INVALID_HANDLE", &handleError{7}},
 		{"INVALID_HANDLE", fmt.Errorf("lookup: %w", &handleError{0})},
 		{"INTERNAL", errors.New("no kind")},
@@ -99,6 +100,7 @@ func TestGuardTurnsPanicsIntoCodes(t *testing.T) {
 	}{
 		{"a bug", "index out of range", "INTERNAL"},
 		{"an error value", errs.Invalidf("x"), "INTERNAL"},
+		{"C memory ran out", errs.OutOfMemoryf("cmem: out of C memory allocating 8 bytes"), "OUT_OF_MEMORY"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -124,7 +124,7 @@ func snd_images_apply(data *C.snd_cu8, n C.int64_t, optionsJSON *C.snd_cchar, ou
 	if mem == nil {
 		C.free(unsafe.Pointer(*jsonOut))
 		*jsonOut = nil
-		return fail(errOut, errs.IOf("out of memory for %d floats", len(dst)))
+		return fail(errOut, errs.OutOfMemoryf("out of memory for %d floats", len(dst)))
 	}
 	copy(unsafe.Slice((*float32)(mem), len(dst)), dst)
 	*out = (*C.float)(mem)

@@ -45,6 +45,7 @@ extern "C" {
 #define SND_ERR_CONFLICT 9       /* already exists, or locked by another writer */
 #define SND_ERR_UNAVAILABLE 10   /* a network peer or server could not be reached */
 #define SND_ERR_INVALID_HANDLE 11 /* 0, unknown, closed or wrong-type handle */
+#define SND_ERR_OUT_OF_MEMORY 12 /* C memory for a result could not be allocated */
 
 /* Arrow C Data Interface (https://arrow.apache.org/docs/format/CDataInterface.html). */
 #ifndef ARROW_C_DATA_INTERFACE

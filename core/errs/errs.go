@@ -26,10 +26,11 @@ var (
 	ErrChecksum    = errors.New("errs: checksum mismatch")
 	ErrConflict    = errors.New("errs: conflict")
 	ErrUnavailable = errors.New("errs: unavailable")
+	ErrOutOfMemory = errors.New("errs: out of memory")
 )
 
 // Kinds lists every kind; capi maps each to its status code.
-var Kinds = []error{ErrInvalid, ErrNotFound, ErrCorrupt, ErrIO, ErrClosed, ErrUnsupported, ErrInternal, ErrChecksum, ErrConflict, ErrUnavailable}
+var Kinds = []error{ErrInvalid, ErrNotFound, ErrCorrupt, ErrIO, ErrClosed, ErrUnsupported, ErrInternal, ErrChecksum, ErrConflict, ErrUnavailable, ErrOutOfMemory}
 
 // Invalidf returns an ErrInvalid error with a formatted message.
 func Invalidf(format string, args ...any) error { return wrap(ErrInvalid, format, args...) }
@@ -57,6 +58,9 @@ func Conflictf(format string, args ...any) error { return wrap(ErrConflict, form
 
 // Unavailablef returns an ErrUnavailable error with a formatted message.
 func Unavailablef(format string, args ...any) error { return wrap(ErrUnavailable, format, args...) }
+
+// OutOfMemoryf returns an ErrOutOfMemory error with a formatted message.
+func OutOfMemoryf(format string, args ...any) error { return wrap(ErrOutOfMemory, format, args...) }
 
 // kindError is a kind plus fmt.Errorf's error for the message; its text is
 // the message alone, so users read "mnist: train-images-idx3-ubyte: bad magic
