@@ -21,8 +21,11 @@ import (
 	"github.com/structure-net/structure-net-data/core/logging"
 )
 
-// Version is the library version, set with -ldflags "-X main.Version=...".
-var Version = "0.1.0"
+// Version is the library version, stamped by the build (the Makefile and
+// python/hatch_build.py pass -ldflags "-X main.Version=..." from
+// python/structure_net_data/_version.py); Python refuses a library whose
+// version is not its own.
+var Version = "unstamped"
 
 //export snd_abi_version
 func snd_abi_version() C.int { return C.SND_ABI_VERSION }

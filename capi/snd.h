@@ -99,7 +99,9 @@ typedef void (*snd_log_fn)(int level, const char* json, void* user);
 int snd_abi_version(void);
 /*! Frees a string or buffer this library returned. NULL is a no-op. */
 void snd_free(void* p);
-/*! Library build information as JSON: {"version", "go", "abi"}.
+/*! Library build information as JSON: {"version", "go", "abi"}. "version" is the
+ *  package version the build stamped (-X main.Version; "unstamped" for a plain
+ *  go build); the Python package refuses a library whose version is not its own.
  *  @param json_out receives a string; free with snd_free. */
 int snd_version(char** json_out, char** err_out);
 /*! C-memory pool statistics as JSON: {"live_bytes","pooled_bytes","mallocs","reuses"}. */
