@@ -3,6 +3,7 @@ package search
 import (
 	"encoding/json"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -20,8 +21,11 @@ import (
 // string keys, pointers and json.Number are converted; anything else is an
 // ErrInvalid error naming where it was found.
 func plain(v any) (any, error) {
-	out, _, err := plainValue(v, "")
-	return out, err
+	out, _, err := plainValue(v)
+	if err != nil {
+		return nil, err.invalid("")
+	}
+	return out, nil
 }
 
 // plainMap is plain for an object; nil stays nil.
@@ -29,24 +33,55 @@ func plainMap(m map[string]any, what string) (map[string]any, error) {
 	if m == nil {
 		return nil, nil
 	}
-	out, _, err := plainValue(m, what)
+	out, _, err := plainValue(m)
 	if err != nil {
-		return nil, err
+		return nil, err.invalid(what)
 	}
 	return out.(map[string]any), nil
 }
 
+// unusable is a value plain cannot convert, with the keys and indexes that
+// lead to it, innermost first: the path is only built when there is an error.
+type unusable struct {
+	value any
+	path  []string
+}
+
+func (u *unusable) at(step string) *unusable {
+	u.path = append(u.path, step)
+	return u
+}
+
+func (u *unusable) invalid(root string) error {
+	var b strings.Builder
+	b.WriteString(root)
+	for _, step := range slices.Backward(u.path) {
+		if b.Len() > 0 && !strings.HasPrefix(step, "[") {
+			b.WriteByte('.')
+		}
+		b.WriteString(step)
+	}
+	where := b.String()
+	if where == "" {
+		where = "value"
+	}
+	if n, ok := u.value.(json.Number); ok {
+		return errs.Invalidf("%s: %q is not a number", where, string(n))
+	}
+	return errs.Invalidf("%s: a %T cannot be used; use maps, slices, strings, numbers and bools", where, u.value)
+}
+
 // plainValue returns the converted value and whether it differs from v.
-func plainValue(v any, path string) (any, bool, error) {
+func plainValue(v any) (any, bool, *unusable) {
 	switch t := v.(type) {
 	case nil, string, bool, int64, float64:
 		return v, false, nil
 	case map[string]any:
 		var out map[string]any
 		for k, e := range t {
-			p, changed, err := plainValue(e, join(path, k))
+			p, changed, err := plainValue(e)
 			if err != nil {
-				return nil, false, err
+				return nil, false, err.at(k)
 			}
 			if changed && out == nil {
 				out = make(map[string]any, len(t))
@@ -65,9 +100,9 @@ func plainValue(v any, path string) (any, bool, error) {
 	case []any:
 		var out []any
 		for i, e := range t {
-			p, changed, err := plainValue(e, path+"["+strconv.Itoa(i)+"]")
+			p, changed, err := plainValue(e)
 			if err != nil {
-				return nil, false, err
+				return nil, false, err.at(index(i))
 			}
 			if changed && out == nil {
 				out = append(make([]any, 0, len(t)), t[:i]...)
@@ -81,18 +116,22 @@ func plainValue(v any, path string) (any, bool, error) {
 		}
 		return out, true, nil
 	case json.Number:
-		if n, err := strconv.ParseInt(string(t), 10, 64); err == nil && !strings.ContainsAny(string(t), ".eE") {
+		if n, err := t.Int64(); err == nil && !strings.ContainsAny(string(t), ".eE") {
 			return n, true, nil
 		}
-		f, err := strconv.ParseFloat(string(t), 64)
-		if err != nil {
-			return nil, false, errs.Invalidf("%s: %q is not a number", describePath(path), string(t))
+		if f, err := t.Float64(); err == nil {
+			return f, true, nil
 		}
-		return f, true, nil
+		return nil, false, &unusable{value: t}
 	}
 	if s, ok := scalar(v); ok {
 		return s, true, nil
 	}
+	return plainReflect(v)
+}
+
+// plainReflect converts the Go kinds the type switch does not name.
+func plainReflect(v any) (any, bool, *unusable) {
 	rv := reflect.ValueOf(v)
 	switch rv.Kind() {
 	case reflect.Slice, reflect.Array:
@@ -101,9 +140,9 @@ func plainValue(v any, path string) (any, bool, error) {
 		}
 		out := make([]any, rv.Len())
 		for i := range out {
-			p, _, err := plainValue(rv.Index(i).Interface(), path+"["+strconv.Itoa(i)+"]")
+			p, _, err := plainValue(rv.Index(i).Interface())
 			if err != nil {
-				return nil, false, err
+				return nil, false, err.at(index(i))
 			}
 			out[i] = p
 		}
@@ -118,9 +157,9 @@ func plainValue(v any, path string) (any, bool, error) {
 		out := make(map[string]any, rv.Len())
 		for it := rv.MapRange(); it.Next(); {
 			k := it.Key().String()
-			p, _, err := plainValue(it.Value().Interface(), join(path, k))
+			p, _, err := plainValue(it.Value().Interface())
 			if err != nil {
-				return nil, false, err
+				return nil, false, err.at(k)
 			}
 			out[k] = p
 		}
@@ -129,7 +168,7 @@ func plainValue(v any, path string) (any, bool, error) {
 		if rv.IsNil() {
 			return nil, true, nil
 		}
-		p, _, err := plainValue(rv.Elem().Interface(), path)
+		p, _, err := plainValue(rv.Elem().Interface())
 		return p, true, err
 	case reflect.String:
 		return rv.String(), true, nil
@@ -144,19 +183,7 @@ func plainValue(v any, path string) (any, bool, error) {
 	case reflect.Float32, reflect.Float64:
 		return rv.Float(), true, nil
 	}
-	return nil, false, errs.Invalidf("%s: a %T cannot be used; use maps, slices, strings, numbers and bools", describePath(path), v)
+	return nil, false, &unusable{value: v}
 }
 
-func join(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
-}
-
-func describePath(path string) string {
-	if path == "" {
-		return "value"
-	}
-	return path
-}
+func index(i int) string { return "[" + strconv.Itoa(i) + "]" }
