@@ -50,7 +50,7 @@ bench: build
 	$(PYTHON) bench/run_all.py
 
 lint: deps
-	@test -z "$$(gofmt -l core capi tests)" || (gofmt -l core capi tests; exit 1)
+	@test -z "$$(gofmt -l core capi internal tests)" || (gofmt -l core capi internal tests; exit 1)
 	$(GO) vet ./...
 	$(PYTHON) -m ruff check python tests/python bench scripts
 	$(PYTHON) -m ruff format --check python tests/python bench scripts
