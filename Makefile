@@ -3,6 +3,10 @@ GO      ?= go
 PYTHON  ?= python3
 LIB     := python/structure_net_data/_native/libsnd.so
 GO_SRC  := $(shell find core capi -name '*.go' -o -name '*.h' 2>/dev/null) go.mod go.sum
+# The one version source; stamped into the library, which Python checks at load.
+VERSION_FILE := python/structure_net_data/_version.py
+VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"$$/\1/p' $(VERSION_FILE))
+GO_LDFLAGS := -X main.Version=$(VERSION)
 export PYTHONPATH := $(CURDIR)/python
 export CGO_ENABLED := 1
 
@@ -15,9 +19,9 @@ deps:
 
 build: deps $(LIB)
 
-$(LIB): $(GO_SRC)
+$(LIB): $(GO_SRC) $(VERSION_FILE)
 	@mkdir -p $(dir $(LIB))
-	$(GO) build -buildmode=c-shared -o $(LIB) ./capi
+	$(GO) build -buildmode=c-shared -ldflags "$(GO_LDFLAGS)" -o $(LIB) ./capi
 	@rm -f $(LIB:.so=.h)
 
 test: build test-go test-cgocheck test-python
@@ -32,7 +36,7 @@ test-go:
 CGOCHECK_LIB := $(CURDIR)/python/structure_net_data/_native/libsnd-cgocheck2.so
 test-cgocheck:
 	GOEXPERIMENT=cgocheck2 $(GO) test -count=1 -run 'Cgo|Loader|Export' ./core/...
-	GOEXPERIMENT=cgocheck2 $(GO) build -buildmode=c-shared -o $(CGOCHECK_LIB) ./capi
+	GOEXPERIMENT=cgocheck2 $(GO) build -buildmode=c-shared -ldflags "$(GO_LDFLAGS)" -o $(CGOCHECK_LIB) ./capi
 	@rm -f $(CGOCHECK_LIB:.so=.h)
 	SND_LIBRARY=$(CGOCHECK_LIB) $(PYTHON) -m pytest -q tests/python/test_loader.py
 
@@ -47,7 +51,7 @@ bench: build
 	$(PYTHON) bench/run_all.py
 
 lint: deps
-	@test -z "$$(gofmt -l core capi tests)" || (gofmt -l core capi tests; exit 1)
+	@test -z "$$(gofmt -l core capi internal tests)" || (gofmt -l core capi internal tests; exit 1)
 	$(GO) vet ./...
 	$(PYTHON) -m ruff check python tests/python bench scripts
 	$(PYTHON) -m ruff format --check python tests/python bench scripts

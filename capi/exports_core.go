@@ -11,7 +11,6 @@ static inline void snd_call_log(snd_log_fn fn, int level, const char* json, void
 import "C"
 
 import (
-	"encoding/json"
 	"runtime"
 	"unsafe"
 
@@ -22,8 +21,11 @@ import (
 	"github.com/structure-net/structure-net-data/core/logging"
 )
 
-// Version is the library version, set with -ldflags "-X main.Version=...".
-var Version = "0.1.0"
+// Version is the library version, stamped by the build (the Makefile and
+// python/hatch_build.py pass -ldflags "-X main.Version=..." from
+// python/structure_net_data/_version.py); Python refuses a library whose
+// version is not its own.
+var Version = "unstamped"
 
 //export snd_abi_version
 func snd_abi_version() C.int { return C.SND_ABI_VERSION }
@@ -31,15 +33,13 @@ func snd_abi_version() C.int { return C.SND_ABI_VERSION }
 //export snd_version
 func snd_version(jsonOut **C.char, errOut **C.char) (rc C.int) {
 	defer guard(&rc, errOut)
-	b, _ := json.Marshal(map[string]any{"version": Version, "go": runtime.Version(), "abi": int(C.SND_ABI_VERSION)})
-	return status(errOut, setString(jsonOut, string(b)))
+	return status(errOut, setJSON(jsonOut, map[string]any{"version": Version, "go": runtime.Version(), "abi": int(C.SND_ABI_VERSION)}))
 }
 
 //export snd_memory_stats
 func snd_memory_stats(jsonOut **C.char, errOut **C.char) (rc C.int) {
 	defer guard(&rc, errOut)
-	b, _ := json.Marshal(cmem.Default.Stats())
-	return status(errOut, setString(jsonOut, string(b)))
+	return status(errOut, setJSON(jsonOut, cmem.Default.Stats()))
 }
 
 //export snd_set_log_callback
@@ -64,11 +64,11 @@ func snd_set_log_callback(fn C.snd_log_fn, level C.int, user unsafe.Pointer, err
 //export snd_registry_register
 func snd_registry_register(configJSON *C.snd_cchar, replace C.int, errOut **C.char) (rc C.int) {
 	defer guard(&rc, errOut)
-	var cfg dataset.Config
-	if err := json.Unmarshal([]byte(goString(configJSON)), &cfg); err != nil {
-		return fail(errOut, errs.Invalidf("dataset config is not valid JSON: %v", err))
+	cfg, err := decodeConfig(configJSON)
+	if err != nil {
+		return fail(errOut, err)
 	}
-	return status(errOut, dataset.Default.Register(&cfg, replace != 0))
+	return status(errOut, dataset.Default.Register(cfg, replace != 0))
 }
 
 //export snd_registry_get
@@ -78,18 +78,13 @@ func snd_registry_get(name *C.snd_cchar, jsonOut **C.char, errOut **C.char) (rc 
 	if err != nil {
 		return fail(errOut, err)
 	}
-	b, err := json.Marshal(cfg)
-	if err != nil {
-		return fail(errOut, errs.Invalidf("dataset config cannot be encoded: %v", err))
-	}
-	return status(errOut, setString(jsonOut, string(b)))
+	return status(errOut, setJSON(jsonOut, cfg))
 }
 
 //export snd_registry_list
 func snd_registry_list(jsonOut **C.char, errOut **C.char) (rc C.int) {
 	defer guard(&rc, errOut)
-	b, _ := json.Marshal(dataset.Default.Names())
-	return status(errOut, setString(jsonOut, string(b)))
+	return status(errOut, setJSON(jsonOut, dataset.Default.Names()))
 }
 
 //export snd_registry_unregister

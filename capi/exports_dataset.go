@@ -3,16 +3,11 @@ package main
 /*
 #include <stdlib.h>
 #include "snd.h"
-
-static inline void snd_call_progress(snd_progress_fn fn, const char* file, int64_t done, int64_t total, void* user) {
-	fn(file, done, total, user);
-}
 */
 import "C"
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"unsafe"
@@ -29,21 +24,6 @@ type openOptions struct {
 	MD5Override map[string]string `json:"md5_override"`
 }
 
-// decodeJSON decodes optional JSON options, rejecting unknown fields so that a
-// misspelled option is an error instead of silently ignored.
-func decodeJSON(s *C.snd_cchar, what string, v any) error {
-	text := goString(s)
-	if text == "" {
-		return nil
-	}
-	dec := json.NewDecoder(stringsReader(text))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return errs.Invalidf("%s: %v", what, err)
-	}
-	return nil
-}
-
 //export snd_dataset_open
 func snd_dataset_open(name *C.snd_cchar, optionsJSON *C.snd_cchar, progress C.snd_progress_fn, user unsafe.Pointer, out *C.uint64_t, errOut **C.char) (rc C.int) {
 	defer guard(&rc, errOut)
@@ -57,13 +37,7 @@ func snd_dataset_open(name *C.snd_cchar, optionsJSON *C.snd_cchar, progress C.sn
 	o := opt.OpenOptions
 	o.Fetch.Mirrors = opt.Mirrors
 	o.Fetch.MD5Override = opt.MD5Override
-	if progress != nil {
-		o.Fetch.Progress = func(file string, done, total int64) {
-			cs := C.CString(file)
-			C.snd_call_progress(progress, cs, C.int64_t(done), C.int64_t(total), user)
-			C.free(unsafe.Pointer(cs))
-		}
-	}
+	o.Fetch.Progress = progressFunc(progress, user)
 	d, err := dataset.Open(context.Background(), dataset.Default, goString(name), o)
 	if err != nil {
 		return fail(errOut, err)
@@ -79,25 +53,25 @@ func snd_dataset_from_arrays(configJSON *C.snd_cchar, trainImages *C.snd_cu8, tr
 	if out == nil {
 		return fail(errOut, errs.Invalidf("out is NULL"))
 	}
-	var cfg dataset.Config
-	if err := json.Unmarshal([]byte(goString(configJSON)), &cfg); err != nil {
-		return fail(errOut, errs.Invalidf("dataset config is not valid JSON: %v", err))
+	cfg, err := decodeConfig(configJSON)
+	if err != nil {
+		return fail(errOut, err)
 	}
 	cfg.EnsureDefaults()
 	if err := cfg.Validate(); err != nil {
 		return fail(errOut, err)
 	}
-	train, err := copySplit(&cfg, trainImages, trainLabels, int64(nTrain), "train")
+	train, err := copySplit(cfg, trainImages, trainLabels, int64(nTrain), "train")
 	if err != nil {
 		return fail(errOut, err)
 	}
 	var test *dataset.Split
 	if nTest > 0 || testImages != nil {
-		if test, err = copySplit(&cfg, testImages, testLabels, int64(nTest), "test"); err != nil {
+		if test, err = copySplit(cfg, testImages, testLabels, int64(nTest), "test"); err != nil {
 			return fail(errOut, err)
 		}
 	}
-	d, err := dataset.FromArrays(&cfg, train, test)
+	d, err := dataset.FromArrays(cfg, train, test)
 	if err != nil {
 		return fail(errOut, err)
 	}
@@ -155,11 +129,7 @@ func snd_dataset_info(h C.uint64_t, jsonOut **C.char, errOut **C.char) (rc C.int
 		info[s.key+"_samples"] = n
 	}
 	info["size_bytes"] = size
-	b, err := json.Marshal(info)
-	if err != nil {
-		return fail(errOut, errs.Invalidf("encode dataset info: %v", err))
-	}
-	return status(errOut, setString(jsonOut, string(b)))
+	return status(errOut, setJSON(jsonOut, info))
 }
 
 //export snd_dataset_export_split
@@ -182,17 +152,8 @@ func snd_dataset_export_split(h C.uint64_t, split *C.snd_cchar, outArray *C.stru
 }
 
 //export snd_dataset_close
-func snd_dataset_close(h *C.uint64_t, errOut **C.char) (rc C.int) {
-	defer guard(&rc, errOut)
-	if h == nil || *h == 0 {
-		return C.SND_OK
-	}
-	d, err := release[*dataset.Data](uint64(*h))
-	if err != nil {
-		return fail(errOut, err)
-	}
-	*h = 0
-	return status(errOut, d.Close())
+func snd_dataset_close(h *C.uint64_t, errOut **C.char) C.int {
+	return closeHandle[*dataset.Data](h, errOut)
 }
 
 //export snd_loader_open
@@ -254,35 +215,18 @@ func snd_loader_next(h C.uint64_t, outArray *C.struct_ArrowArray, done *C.int, e
 }
 
 //export snd_loader_info
-func snd_loader_info(h C.uint64_t, jsonOut **C.char, errOut **C.char) (rc C.int) {
-	defer guard(&rc, errOut)
-	l, err := lookup[*loader.Loader](uint64(h))
-	if err != nil {
-		return fail(errOut, err)
-	}
-	b, _ := json.Marshal(l.Info())
-	return status(errOut, setString(jsonOut, string(b)))
+func snd_loader_info(h C.uint64_t, jsonOut **C.char, errOut **C.char) C.int {
+	return onHandle(h, errOut, func(l *loader.Loader) error { return setJSON(jsonOut, l.Info()) })
 }
 
 //export snd_loader_set_epoch
-func snd_loader_set_epoch(h C.uint64_t, epoch C.int64_t, errOut **C.char) (rc C.int) {
-	defer guard(&rc, errOut)
-	l, err := lookup[*loader.Loader](uint64(h))
-	if err != nil {
-		return fail(errOut, err)
-	}
-	return status(errOut, l.SetEpoch(int(epoch)))
+func snd_loader_set_epoch(h C.uint64_t, epoch C.int64_t, errOut **C.char) C.int {
+	return onHandle(h, errOut, func(l *loader.Loader) error { return l.SetEpoch(int(epoch)) })
 }
 
 //export snd_loader_state
-func snd_loader_state(h C.uint64_t, jsonOut **C.char, errOut **C.char) (rc C.int) {
-	defer guard(&rc, errOut)
-	l, err := lookup[*loader.Loader](uint64(h))
-	if err != nil {
-		return fail(errOut, err)
-	}
-	b, _ := json.Marshal(l.State())
-	return status(errOut, setString(jsonOut, string(b)))
+func snd_loader_state(h C.uint64_t, jsonOut **C.char, errOut **C.char) C.int {
+	return onHandle(h, errOut, func(l *loader.Loader) error { return setJSON(jsonOut, l.State()) })
 }
 
 //export snd_loader_restore
@@ -300,15 +244,6 @@ func snd_loader_restore(h C.uint64_t, stateJSON *C.snd_cchar, errOut **C.char) (
 }
 
 //export snd_loader_close
-func snd_loader_close(h *C.uint64_t, errOut **C.char) (rc C.int) {
-	defer guard(&rc, errOut)
-	if h == nil || *h == 0 {
-		return C.SND_OK
-	}
-	l, err := release[*loader.Loader](uint64(*h))
-	if err != nil {
-		return fail(errOut, err)
-	}
-	*h = 0
-	return status(errOut, l.Close())
+func snd_loader_close(h *C.uint64_t, errOut **C.char) C.int {
+	return closeHandle[*loader.Loader](h, errOut)
 }

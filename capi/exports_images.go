@@ -3,16 +3,11 @@ package main
 /*
 #include <stdlib.h>
 #include "snd.h"
-
-static inline void snd_images_progress(snd_progress_fn fn, const char* file, int64_t done, int64_t total, void* user) {
-	fn(file, done, total, user);
-}
 */
 import "C"
 
 import (
 	"context"
-	"encoding/json"
 	"unsafe"
 
 	"github.com/structure-net/structure-net-data/core/dataset"
@@ -22,125 +17,58 @@ import (
 )
 
 //export snd_images_open
-func snd_images_open(name *C.snd_cchar, optionsJSON *C.snd_cchar, out *C.uint64_t, errOut **C.char) (rc C.int) {
-	defer guard(&rc, errOut)
-	if out == nil {
-		return fail(errOut, errs.Invalidf("out is NULL"))
-	}
-	var opt imagefolder.OpenOptions
-	if err := decodeJSON(optionsJSON, "image dataset options", &opt); err != nil {
-		return fail(errOut, err)
-	}
-	d, err := imagefolder.Open(dataset.Default, goString(name), opt)
-	if err != nil {
-		return fail(errOut, err)
-	}
-	*out = C.uint64_t(newHandle(d))
-	return C.SND_OK
+func snd_images_open(name *C.snd_cchar, optionsJSON *C.snd_cchar, out *C.uint64_t, errOut **C.char) C.int {
+	return openHandle(out, errOut, func() (*imagefolder.Dataset, error) {
+		var opt imagefolder.OpenOptions
+		if err := decodeJSON(optionsJSON, "image dataset options", &opt); err != nil {
+			return nil, err
+		}
+		return imagefolder.Open(dataset.Default, goString(name), opt)
+	})
 }
 
 //export snd_images_scan
 func snd_images_scan(configJSON *C.snd_cchar, optionsJSON *C.snd_cchar, jsonOut **C.char, errOut **C.char) (rc C.int) {
 	defer guard(&rc, errOut)
-	var cfg dataset.Config
-	if err := json.Unmarshal([]byte(goString(configJSON)), &cfg); err != nil {
-		return fail(errOut, errs.Invalidf("dataset config is not valid JSON: %v", err))
+	cfg, err := decodeConfig(configJSON)
+	if err != nil {
+		return fail(errOut, err)
 	}
 	var opt imagefolder.OpenOptions
 	if err := decodeJSON(optionsJSON, "image dataset options", &opt); err != nil {
 		return fail(errOut, err)
 	}
-	d, err := imagefolder.OpenConfig(&cfg, opt)
+	d, err := imagefolder.OpenConfig(cfg, opt)
 	if err != nil {
 		return fail(errOut, err)
 	}
 	defer d.Close()
-	return infoJSON(d, jsonOut, errOut)
-}
-
-func infoJSON(d *imagefolder.Dataset, jsonOut **C.char, errOut **C.char) C.int {
-	b, err := json.Marshal(d.Info())
-	if err != nil {
-		return fail(errOut, errs.Invalidf("encode image dataset info: %v", err))
-	}
-	return status(errOut, setString(jsonOut, string(b)))
+	return status(errOut, setJSON(jsonOut, d.Info()))
 }
 
 //export snd_images_info
-func snd_images_info(h C.uint64_t, jsonOut **C.char, errOut **C.char) (rc C.int) {
-	defer guard(&rc, errOut)
-	d, err := lookup[*imagefolder.Dataset](uint64(h))
-	if err != nil {
-		return fail(errOut, err)
-	}
-	return infoJSON(d, jsonOut, errOut)
+func snd_images_info(h C.uint64_t, jsonOut **C.char, errOut **C.char) C.int {
+	return onHandle(h, errOut, func(d *imagefolder.Dataset) error { return setJSON(jsonOut, d.Info()) })
 }
 
 //export snd_images_close
-func snd_images_close(h *C.uint64_t, errOut **C.char) (rc C.int) {
-	defer guard(&rc, errOut)
-	if h == nil || *h == 0 {
-		return C.SND_OK
-	}
-	d, err := release[*imagefolder.Dataset](uint64(*h))
-	if err != nil {
-		return fail(errOut, err)
-	}
-	*h = 0
-	return status(errOut, d.Close())
-}
-
-type prepareOptions struct {
-	imagefolder.OpenOptions
-	imagefolder.PrepareOptions
-	Splits []string `json:"splits"`
+func snd_images_close(h *C.uint64_t, errOut **C.char) C.int {
+	return closeHandle[*imagefolder.Dataset](h, errOut)
 }
 
 //export snd_images_prepare
 func snd_images_prepare(name *C.snd_cchar, optionsJSON *C.snd_cchar, progress C.snd_progress_fn, user unsafe.Pointer,
 	jsonOut **C.char, errOut **C.char) (rc C.int) {
 	defer guard(&rc, errOut)
-	var opt prepareOptions
+	var opt imagefolder.PrepareSplitsOptions
 	if err := decodeJSON(optionsJSON, "prepare options", &opt); err != nil {
 		return fail(errOut, err)
 	}
-	if opt.MaxSide < 0 {
-		return fail(errOut, errs.Invalidf("max_side must be positive, got %d", opt.MaxSide))
-	}
-	opt.ForceReload = true // prepare from the folders, never from an older pack
-	d, err := imagefolder.Open(dataset.Default, goString(name), opt.OpenOptions)
+	report, err := imagefolder.PrepareSplits(context.Background(), dataset.Default, goString(name), opt, progressFunc(progress, user))
 	if err != nil {
 		return fail(errOut, err)
 	}
-	defer d.Close()
-	if opt.Splits == nil {
-		opt.Splits = []string{"train", "test"}
-	}
-	packs, counts := map[string]string{}, map[string]int{}
-	for _, name := range opt.Splits {
-		s, err := d.SplitByName(name)
-		if err != nil {
-			return fail(errOut, err)
-		}
-		if s == nil {
-			continue
-		}
-		po := opt.PrepareOptions
-		if progress != nil {
-			label := C.CString(name)
-			defer C.free(unsafe.Pointer(label))
-			po.Progress = func(done, total int64) {
-				C.snd_images_progress(progress, label, C.int64_t(done), C.int64_t(total), user)
-			}
-		}
-		path, err := d.Prepare(context.Background(), s, po)
-		if err != nil {
-			return fail(errOut, err)
-		}
-		packs[name], counts[name] = path, s.Len()
-	}
-	b, _ := json.Marshal(map[string]any{"packs": packs, "images": counts, "skipped": d.Info()["skipped"]})
-	return status(errOut, setString(jsonOut, string(b)))
+	return status(errOut, setJSON(jsonOut, report))
 }
 
 type applyOptions struct {
@@ -189,13 +117,17 @@ func snd_images_apply(data *C.snd_cu8, n C.int64_t, optionsJSON *C.snd_cchar, ou
 	if err := pipe.ApplyTrace(dec, dst, opt.Seed, &steps); err != nil {
 		return fail(errOut, err)
 	}
-	b, _ := json.Marshal(map[string]any{"shape": []int{c, h, w}, "steps": steps, "transforms": pipe.Names()})
+	if err := setJSON(jsonOut, map[string]any{"shape": []int{c, h, w}, "steps": steps, "transforms": pipe.Names()}); err != nil {
+		return fail(errOut, err)
+	}
 	mem := C.malloc(C.size_t(4 * len(dst)))
 	if mem == nil {
-		return fail(errOut, errs.IOf("out of memory for %d floats", len(dst)))
+		C.free(unsafe.Pointer(*jsonOut))
+		*jsonOut = nil
+		return fail(errOut, errs.OutOfMemoryf("out of memory for %d floats", len(dst)))
 	}
 	copy(unsafe.Slice((*float32)(mem), len(dst)), dst)
 	*out = (*C.float)(mem)
 	*outLen = C.int64_t(len(dst))
-	return status(errOut, setString(jsonOut, string(b)))
+	return C.SND_OK
 }

@@ -71,35 +71,19 @@ func tsMetadata(meta *C.snd_cchar) json.RawMessage {
 }
 
 //export snd_ts_open
-func snd_ts_open(optionsJSON *C.snd_cchar, out *C.uint64_t, errOut **C.char) (rc C.int) {
-	defer guard(&rc, errOut)
-	if out == nil {
-		return fail(errOut, errs.Invalidf("out is NULL"))
-	}
-	var opt timeseries.Options
-	if err := decodeJSON(optionsJSON, "time-series options", &opt); err != nil {
-		return fail(errOut, err)
-	}
-	s, err := timeseries.Open(opt)
-	if err != nil {
-		return fail(errOut, err)
-	}
-	*out = C.uint64_t(newHandle(s))
-	return C.SND_OK
+func snd_ts_open(optionsJSON *C.snd_cchar, out *C.uint64_t, errOut **C.char) C.int {
+	return openHandle(out, errOut, func() (*timeseries.Store, error) {
+		var opt timeseries.Options
+		if err := decodeJSON(optionsJSON, "time-series options", &opt); err != nil {
+			return nil, err
+		}
+		return timeseries.Open(opt)
+	})
 }
 
 //export snd_ts_close
-func snd_ts_close(store *C.uint64_t, errOut **C.char) (rc C.int) {
-	defer guard(&rc, errOut)
-	if store == nil || *store == 0 {
-		return C.SND_OK
-	}
-	s, err := release[*timeseries.Store](uint64(*store))
-	if err != nil {
-		return fail(errOut, err)
-	}
-	*store = 0
-	return status(errOut, s.Close())
+func snd_ts_close(store *C.uint64_t, errOut **C.char) C.int {
+	return closeHandle[*timeseries.Store](store, errOut)
 }
 
 //export snd_ts_info
@@ -116,11 +100,7 @@ func snd_ts_info(store C.uint64_t, jsonOut **C.char, errOut **C.char) (rc C.int)
 			"gzip": timeseries.FilterAvailable("gzip"), "lzf": timeseries.FilterAvailable("lzf"), "none": true,
 		},
 	}
-	b, err := json.Marshal(info)
-	if err != nil {
-		return fail(errOut, errs.Invalidf("encode info: %v", err))
-	}
-	return status(errOut, setString(jsonOut, string(b)))
+	return status(errOut, setJSON(jsonOut, info))
 }
 
 //export snd_ts_put
@@ -154,32 +134,20 @@ func tsWrite(store C.uint64_t, experimentID *C.snd_cchar, columnsJSON *C.snd_cch
 }
 
 //export snd_ts_finish
-func snd_ts_finish(store C.uint64_t, experimentID *C.snd_cchar, errOut **C.char) (rc C.int) {
-	defer guard(&rc, errOut)
-	s, err := lookup[*timeseries.Store](uint64(store))
-	if err != nil {
-		return fail(errOut, err)
-	}
-	return status(errOut, s.Finish(goString(experimentID)))
+func snd_ts_finish(store C.uint64_t, experimentID *C.snd_cchar, errOut **C.char) C.int {
+	return onHandle(store, errOut, func(s *timeseries.Store) error { return s.Finish(goString(experimentID)) })
 }
 
 //export snd_ts_writer_open
 func snd_ts_writer_open(store C.uint64_t, experimentID *C.snd_cchar, metadataJSON *C.snd_cchar, out *C.uint64_t,
-	errOut **C.char) (rc C.int) {
-	defer guard(&rc, errOut)
-	if out == nil {
-		return fail(errOut, errs.Invalidf("out is NULL"))
-	}
-	s, err := lookup[*timeseries.Store](uint64(store))
-	if err != nil {
-		return fail(errOut, err)
-	}
-	w, err := s.OpenWriter(goString(experimentID), tsMetadata(metadataJSON))
-	if err != nil {
-		return fail(errOut, err)
-	}
-	*out = C.uint64_t(newHandle(w))
-	return C.SND_OK
+	errOut **C.char) C.int {
+	return openHandle(out, errOut, func() (*timeseries.Writer, error) {
+		s, err := lookup[*timeseries.Store](uint64(store))
+		if err != nil {
+			return nil, err
+		}
+		return s.OpenWriter(goString(experimentID), tsMetadata(metadataJSON))
+	})
 }
 
 //export snd_ts_writer_append
@@ -198,17 +166,8 @@ func snd_ts_writer_append(writer C.uint64_t, columnsJSON *C.snd_cchar, nRows C.i
 }
 
 //export snd_ts_writer_close
-func snd_ts_writer_close(writer *C.uint64_t, errOut **C.char) (rc C.int) {
-	defer guard(&rc, errOut)
-	if writer == nil || *writer == 0 {
-		return C.SND_OK
-	}
-	w, err := release[*timeseries.Writer](uint64(*writer))
-	if err != nil {
-		return fail(errOut, err)
-	}
-	*writer = 0
-	return status(errOut, w.Close())
+func snd_ts_writer_close(writer *C.uint64_t, errOut **C.char) C.int {
+	return closeHandle[*timeseries.Writer](writer, errOut)
 }
 
 type tsReadInfo struct {
@@ -330,57 +289,31 @@ func snd_ts_result_strings(result C.uint64_t, column C.int64_t, jsonOut **C.char
 }
 
 //export snd_ts_result_close
-func snd_ts_result_close(result *C.uint64_t, errOut **C.char) (rc C.int) {
-	defer guard(&rc, errOut)
-	if result == nil || *result == 0 {
-		return C.SND_OK
-	}
-	if _, err := release[*tsResult](uint64(*result)); err != nil {
-		return fail(errOut, err)
-	}
-	*result = 0
-	return C.SND_OK
+func snd_ts_result_close(result *C.uint64_t, errOut **C.char) C.int {
+	return closeHandle[*tsResult](result, errOut)
 }
 
 //export snd_ts_summary
-func snd_ts_summary(store C.uint64_t, experimentID *C.snd_cchar, jsonOut **C.char, errOut **C.char) (rc C.int) {
-	defer guard(&rc, errOut)
-	s, err := lookup[*timeseries.Store](uint64(store))
-	if err != nil {
-		return fail(errOut, err)
-	}
-	sum, err := s.Summary(goString(experimentID))
-	if err != nil {
-		return fail(errOut, err)
-	}
-	b, err := timeseries.MarshalSummary(sum)
-	if err != nil {
-		return fail(errOut, errs.Invalidf("encode summary: %v", err))
-	}
-	return status(errOut, setString(jsonOut, string(b)))
+func snd_ts_summary(store C.uint64_t, experimentID *C.snd_cchar, jsonOut **C.char, errOut **C.char) C.int {
+	return onHandle(store, errOut, func(s *timeseries.Store) error {
+		sum, err := s.Summary(goString(experimentID))
+		if err != nil {
+			return err
+		}
+		b, err := timeseries.MarshalSummary(sum)
+		return setEncoded(jsonOut, b, err)
+	})
 }
 
 //export snd_ts_delete
-func snd_ts_delete(store C.uint64_t, experimentID *C.snd_cchar, errOut **C.char) (rc C.int) {
-	defer guard(&rc, errOut)
-	s, err := lookup[*timeseries.Store](uint64(store))
-	if err != nil {
-		return fail(errOut, err)
-	}
-	return status(errOut, s.Delete(goString(experimentID)))
+func snd_ts_delete(store C.uint64_t, experimentID *C.snd_cchar, errOut **C.char) C.int {
+	return onHandle(store, errOut, func(s *timeseries.Store) error { return s.Delete(goString(experimentID)) })
 }
 
 //export snd_ts_list
-func snd_ts_list(store C.uint64_t, jsonOut **C.char, errOut **C.char) (rc C.int) {
-	defer guard(&rc, errOut)
-	s, err := lookup[*timeseries.Store](uint64(store))
-	if err != nil {
-		return fail(errOut, err)
-	}
-	ids, err := s.List()
-	if err != nil {
-		return fail(errOut, err)
-	}
-	b, _ := json.Marshal(ids)
-	return status(errOut, setString(jsonOut, string(b)))
+func snd_ts_list(store C.uint64_t, jsonOut **C.char, errOut **C.char) C.int {
+	return onHandle(store, errOut, func(s *timeseries.Store) error {
+		ids, err := s.List()
+		return setResult(jsonOut, ids, err)
+	})
 }

@@ -45,6 +45,7 @@ extern "C" {
 #define SND_ERR_CONFLICT 9       /* already exists, or locked by another writer */
 #define SND_ERR_UNAVAILABLE 10   /* a network peer or server could not be reached */
 #define SND_ERR_INVALID_HANDLE 11 /* 0, unknown, closed or wrong-type handle */
+#define SND_ERR_OUT_OF_MEMORY 12 /* C memory for a result could not be allocated */
 
 /* Arrow C Data Interface (https://arrow.apache.org/docs/format/CDataInterface.html). */
 #ifndef ARROW_C_DATA_INTERFACE
@@ -98,7 +99,9 @@ typedef void (*snd_log_fn)(int level, const char* json, void* user);
 int snd_abi_version(void);
 /*! Frees a string or buffer this library returned. NULL is a no-op. */
 void snd_free(void* p);
-/*! Library build information as JSON: {"version", "go", "abi"}.
+/*! Library build information as JSON: {"version", "go", "abi"}. "version" is the
+ *  package version the build stamped (-X main.Version; "unstamped" for a plain
+ *  go build); the Python package refuses a library whose version is not its own.
  *  @param json_out receives a string; free with snd_free. */
 int snd_version(char** json_out, char** err_out);
 /*! C-memory pool statistics as JSON: {"live_bytes","pooled_bytes","mallocs","reuses"}. */

@@ -46,7 +46,8 @@ int snd_search_similar(uint64_t searcher, snd_cchar* request_json, char** result
 
 /*! Experiments whose architecture vectors are nearest to an architecture's.
  *  @param request_json {"architecture": [widths] | {"layers": [...]} | "[784, 10]",
- *         "n_results": 10, "where": {..}}. Results as snd_search_similar. */
+ *         "n_results": 10, "where": {..}}; widths are whole numbers (784 or 784.0).
+ *         Results as snd_search_similar. */
 int snd_search_by_architecture(uint64_t searcher, snd_cchar* request_json, char** results_out, char** err_out);
 
 /*! The most accurate experiments among ALL that match.

@@ -33,7 +33,9 @@ class CustomBuildHook(BuildHookInterface):
                 self.app.abort("Did not find the 'go' binary (Go >= 1.25 is needed to build the core)")
             out.parent.mkdir(parents=True, exist_ok=True)
             env = dict(os.environ, CGO_ENABLED="1")
-            cmd = [go, "build", "-buildmode=c-shared", "-trimpath", "-ldflags=-s -w", "-o", str(out), "./capi"]
+            # The library reports the package's version (checked when it is loaded).
+            ldflags = f"-s -w -X main.Version={self.metadata.version}"
+            cmd = [go, "build", "-buildmode=c-shared", "-trimpath", f"-ldflags={ldflags}", "-o", str(out), "./capi"]
             self.app.display_info(" ".join(cmd))
             subprocess.run(cmd, cwd=module_root, env=env, check=True)
             header = out.with_suffix(".h")

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"unsafe"
+
+	"github.com/structure-net/structure-net-data/core/errs"
 )
 
 const alignment = 64
@@ -61,7 +63,9 @@ func (p *Pool) Allocate(size int) []byte {
 	p.mu.Unlock()
 	var ptr unsafe.Pointer
 	if C.posix_memalign(&ptr, alignment, C.size_t(size)) != 0 || ptr == nil {
-		panic("cmem: out of C memory")
+		// arrow's Allocator has no error result: the C API's guard turns
+		// this panic into SND_ERR_OUT_OF_MEMORY.
+		panic(errs.OutOfMemoryf("cmem: out of C memory allocating %d bytes", size))
 	}
 	p.live.Add(int64(size))
 	p.mallocsN.Add(1)

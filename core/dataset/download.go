@@ -44,7 +44,7 @@ func Fetch(ctx context.Context, client *http.Client, url, dest, md5hex string, p
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return errs.Unavailablef("download %s: %v", url, err)
+		return errs.Unavailablef("download %s: %w", url, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
@@ -74,7 +74,7 @@ func Fetch(ctx context.Context, client *http.Client, url, dest, md5hex string, p
 		if cw.writeErr != nil {
 			return errs.IOf("download %s: writing %s: %v", url, part.Name(), cw.writeErr)
 		}
-		return errs.Unavailablef("download %s: interrupted after %d bytes: %v", url, cw.done, err)
+		return errs.Unavailablef("download %s: interrupted after %d bytes: %w", url, cw.done, err)
 	}
 	if resp.ContentLength >= 0 && cw.done != resp.ContentLength {
 		return errs.Unavailablef("download %s: got %d bytes, server announced %d", url, cw.done, resp.ContentLength)
@@ -162,13 +162,15 @@ func FetchFirst(ctx context.Context, client *http.Client, mirrors []string, file
 		last = err
 		allChecksum = allChecksum && errors.Is(err, errs.ErrChecksum)
 	}
-	msg := "could not download %s into %s: tried %s; last error: %v. " +
+	msg := "could not download %s into %s: tried %s; last error: %w. " +
 		"To install it by hand, download %s yourself and copy it into %s"
 	args := []any{fileName, destDir, strings.Join(tried, ", "), last, fileName, destDir}
 	if allChecksum {
 		return "", errs.Checksumf(msg+" (every mirror served bytes with the wrong MD5)", args...)
 	}
-	return "", errs.Unavailablef(msg, args...)
+	// The last mirror's failure decides the kind: bad bytes stay a checksum
+	// error, an outage stays unavailable.
+	return "", sameKind(last, msg, args...)
 }
 
 // VerifyMD5 checks the file at path against a hex MD5 digest.

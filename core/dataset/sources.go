@@ -105,7 +105,7 @@ func LocateAndLoad(ctx context.Context, name, dataDir, split string, opt FetchOp
 		return nil, nil, errs.Invalidf("%s: no data directory given", name)
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, nil, errs.Unavailablef("%s: %v", name, err)
+		return nil, nil, errs.Unavailablef("%s: %w", name, err)
 	}
 	switch name {
 	case "mnist":
@@ -201,7 +201,7 @@ func loadMNIST(ctx context.Context, dataDir, split string, opt *FetchOptions) (*
 				continue
 			}
 			if _, err := FetchFirst(ctx, opt.Client, opt.mirrors(MNISTMirrors), f.Name, raw, opt.md5(f), opt.Progress); err != nil {
-				return nil, nil, sameKind(err, "mnist: %s split: %s missing from %s and the download failed: %v",
+				return nil, nil, sameKind(err, "mnist: %s split: %s missing from %s and the download failed: %w",
 					split, strings.Join(missing, ", "), raw, err)
 			}
 		}
@@ -304,7 +304,7 @@ func fetchCIFARArchive(ctx context.Context, dataDir string, opt *FetchOptions, l
 			l.name, strings.Join(names, ", "), filepath.Join(dataDir, l.pyDir), l.archive.Name, l.pyDir, dataDir)
 	default:
 		if _, err := FetchFirst(ctx, opt.Client, opt.mirrors(CIFARMirrors), l.archive.Name, dataDir, opt.md5(l.archive), opt.Progress); err != nil {
-			return sameKind(err, "%s: %s missing from %s and the download failed: %v",
+			return sameKind(err, "%s: %s missing from %s and the download failed: %w",
 				l.name, strings.Join(names, ", "), filepath.Join(dataDir, l.pyDir), err)
 		}
 		downloaded = true

@@ -18,6 +18,7 @@ import (
 	chhttp "github.com/amikos-tech/chroma-go/pkg/commons/http"
 	"github.com/amikos-tech/chroma-go/pkg/embeddings"
 	"github.com/structure-net/structure-net-data/core/errs"
+	"github.com/structure-net/structure-net-data/core/jsonvalue"
 	"github.com/structure-net/structure-net-data/core/logging"
 )
 
@@ -554,7 +555,7 @@ func wireMetadataJSON(m, old Metadata) ([]byte, error) {
 	if len(out) == 0 {
 		return []byte("null"), nil
 	}
-	return marshalTyped(out)
+	return jsonvalue.Marshal(out)
 }
 
 func fromChromaMetadata(md chroma.DocumentMetadata) Metadata {
@@ -591,14 +592,14 @@ func (s *chromaStore) filters(where *Filter, wdoc *DocFilter) (chroma.WhereFilte
 	var w chroma.WhereFilter
 	var d chroma.WhereDocumentFilter
 	if where != nil {
-		b, err := whereJSON(where.chromaJSON())
+		b, err := jsonvalue.Marshal(where.chromaJSON())
 		if err != nil {
 			return nil, nil, err
 		}
 		w = &rawWhere{b}
 	}
 	if wdoc != nil {
-		b, err := whereJSON(wdoc.chromaJSON())
+		b, err := jsonvalue.Marshal(wdoc.chromaJSON())
 		if err != nil {
 			return nil, nil, err
 		}

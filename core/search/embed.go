@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/structure-net/structure-net-data/core/errs"
+	"github.com/structure-net/structure-net-data/core/jsonvalue"
 )
 
 // Default embedding sizes, as in the original.
@@ -31,13 +32,23 @@ const (
 // Absent keys, nulls and non-numeric values count as 0 (the original raised).
 
 // EmbedExperiment returns the experiment embedding of size dim (ExperimentDim
-// by default), L2-normalised when not all zero.
+// by default), L2-normalised when not all zero. exp is an experiment as maps,
+// lists and scalars (see the package comment).
 func EmbedExperiment(exp map[string]any, dim int) ([]float32, error) {
+	exp, err := plainMap(exp, "experiment")
+	if err != nil {
+		return nil, err
+	}
+	return embedExperiment(exp, dim)
+}
+
+// embedExperiment is EmbedExperiment for an experiment already in the JSON data model.
+func embedExperiment(exp map[string]any, dim int) ([]float32, error) {
 	if dim <= 0 {
 		return nil, errs.Invalidf("embedding dimension must be positive, got %d", dim)
 	}
 	f := make([]float64, 0, 21)
-	a, err := ParseArchitecture(exp["architecture"])
+	a, err := parseArchitecture(exp["architecture"])
 	if err != nil {
 		return nil, err
 	}
@@ -67,6 +78,15 @@ type Architecture struct {
 // stored in metadata), or nil. Non-numeric layer widths are an error: they
 // would silently change what the vector means.
 func ParseArchitecture(v any) (Architecture, error) {
+	v, err := plain(v)
+	if err != nil {
+		return Architecture{}, errs.Invalidf("architecture: %w", err)
+	}
+	return parseArchitecture(v)
+}
+
+// parseArchitecture is ParseArchitecture for a value in the JSON data model.
+func parseArchitecture(v any) (Architecture, error) {
 	switch t := v.(type) {
 	case nil:
 		return Architecture{}, nil
@@ -75,14 +95,14 @@ func ParseArchitecture(v any) (Architecture, error) {
 		if s == "" {
 			return Architecture{}, nil
 		}
-		dec, err := DecodeJSON([]byte(s))
+		dec, err := jsonvalue.Decode([]byte(s))
 		if err != nil {
 			return Architecture{}, errs.Invalidf("architecture string %q is not a JSON list or object", t)
 		}
 		if _, isStr := dec.(string); isStr {
 			return Architecture{}, errs.Invalidf("architecture string %q is not a JSON list or object", t)
 		}
-		return ParseArchitecture(dec)
+		return parseArchitecture(dec)
 	case []any:
 		layers, err := widths(t)
 		if err != nil {
@@ -116,7 +136,7 @@ func widths(list []any) ([]float64, error) {
 	for i, e := range list {
 		w, ok := number(e)
 		if !ok {
-			return nil, errs.Invalidf("architecture layer %d must be a number, got %s %s", i, typeName(e), PyJSON(e))
+			return nil, errs.Invalidf("architecture layer %d must be a number, got %s %s", i, typeName(e), pyJSON(e))
 		}
 		out[i] = w
 	}
@@ -352,7 +372,11 @@ func ratio(a, b float64) float64 {
 func EmbedHypothesis(h map[string]any) []float32 {
 	parts := make([]string, 4)
 	for i, k := range []string{"name", "description", "question", "prediction"} {
-		parts[i] = pyStr(h[k])
+		v, err := plain(h[k])
+		if err != nil {
+			v = h[k] // hashed as its text
+		}
+		parts[i] = pyStr(v)
 	}
 	sum := sha256.Sum256([]byte(strings.Join(parts, " ")))
 	out := make([]float32, HypothesisDim)
@@ -382,7 +406,7 @@ func pyStr(v any) string {
 		}
 		return strconv.FormatFloat(t, 'g', -1, 64)
 	}
-	return PyJSON(v)
+	return pyJSON(v)
 }
 
 func b2f(b bool) float64 {

@@ -24,7 +24,20 @@ import (
 //	config.<key>     every config entry, nested dicts as dotted keys, lists as JSON
 //
 // extra (additional_metadata) is flattened the same way and overrides these.
+// exp and extra are maps, lists and scalars (see the package comment).
 func ExperimentMetadata(id string, exp map[string]any, extra map[string]any) (Metadata, error) {
+	exp, err := plainMap(exp, "experiment")
+	if err != nil {
+		return nil, err
+	}
+	if extra, err = plainMap(extra, "metadata"); err != nil {
+		return nil, err
+	}
+	return experimentMetadata(id, exp, extra)
+}
+
+// experimentMetadata is ExperimentMetadata for values in the JSON data model.
+func experimentMetadata(id string, exp map[string]any, extra map[string]any) (Metadata, error) {
 	m := Metadata{}
 	m["experiment_id"] = id
 	if v, ok := exp["experiment_id"]; ok && v != nil {
@@ -44,7 +57,7 @@ func ExperimentMetadata(id string, exp map[string]any, extra map[string]any) (Me
 			m[k] = f
 		}
 	}
-	arch, err := ParseArchitecture(exp["architecture"])
+	arch, err := parseArchitecture(exp["architecture"])
 	if err != nil {
 		return nil, err
 	}
@@ -68,7 +81,7 @@ func ExperimentMetadata(id string, exp map[string]any, extra map[string]any) (Me
 				m[k] = int64(f)
 			}
 		}
-		Flatten(m, "config", cfg)
+		flatten(m, "config", cfg)
 	}
 	if gh, ok := exp["growth_history"].([]any); ok {
 		m["growth_events"] = int64(len(gh))
@@ -81,7 +94,7 @@ func ExperimentMetadata(id string, exp map[string]any, extra map[string]any) (Me
 	}
 	if len(extra) > 0 {
 		flat := Metadata{}
-		Flatten(flat, "", extra)
+		flatten(flat, "", extra)
 		for k, v := range flat {
 			m[k] = v
 		}
@@ -123,7 +136,7 @@ func layersString(layers []float64) string {
 			parts[i] = w
 		}
 	}
-	return PyJSON(parts)
+	return pyJSON(parts)
 }
 
 // Describe is the readable one-line description of a search hit, built from

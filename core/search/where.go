@@ -1,9 +1,9 @@
 package search
 
 import (
-	"encoding/json"
+	"maps"
 	"math"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/structure-net/structure-net-data/core/errs"
@@ -40,12 +40,20 @@ type Filter struct {
 	Subs   []*Filter
 }
 
-// ParseWhere parses a decoded where clause (see DecodeJSON). It accepts
-// Chroma's grammar plus two unambiguous shorthands Chroma itself rejects: a
-// dict with several keys, or a field with several operators, is an implicit
-// $and; $and/$or with a single clause is that clause. nil or {} means no
-// filter and returns nil.
+// ParseWhere parses a where clause given as maps and lists, e.g.
+//
+//	ParseWhere(map[string]any{"dataset": "cifar10", "accuracy": map[string]any{"$gte": 0.9}})
+//
+// (Go values are converted as the package comment describes; an int operand
+// is an int, a float a float). It accepts Chroma's grammar plus two
+// unambiguous shorthands Chroma itself rejects: a dict with several keys, or a
+// field with several operators, is an implicit $and; $and/$or with a single
+// clause is that clause. nil or {} means no filter and returns nil.
 func ParseWhere(raw any) (*Filter, error) {
+	raw, err := plain(raw)
+	if err != nil {
+		return nil, errs.Invalidf("where: %w", err)
+	}
 	if raw == nil {
 		return nil, nil
 	}
@@ -63,7 +71,7 @@ func parseWhereObject(m map[string]any) (*Filter, error) {
 	if len(m) == 0 {
 		return nil, errs.Invalidf("where: empty object inside a clause")
 	}
-	keys := sortedKeys(m)
+	keys := slices.Sorted(maps.Keys(m))
 	var subs []*Filter
 	for _, k := range keys {
 		v := m[k]
@@ -124,7 +132,7 @@ func parseField(key string, v any) (*Filter, error) {
 		return nil, errs.Invalidf("where: field %q has an empty operator object", key)
 	}
 	var subs []*Filter
-	for _, o := range sortedKeys(ops) {
+	for _, o := range slices.Sorted(maps.Keys(ops)) {
 		f, err := parseOperand(key, Op(o), ops[o])
 		if err != nil {
 			return nil, err
@@ -148,7 +156,7 @@ func parseOperand(key string, op Op, v any) (*Filter, error) {
 			return nil, err
 		}
 		if !isNumber(s) {
-			return nil, errs.Invalidf("where: %s on %q needs an int or float operand, got %s %s", op, key, typeName(s), PyJSON(s))
+			return nil, errs.Invalidf("where: %s on %q needs an int or float operand, got %s %s", op, key, typeName(s), pyJSON(s))
 		}
 		return &Filter{Op: op, Key: key, Values: []any{s}}, nil
 	case OpIn, OpNin:
@@ -189,15 +197,6 @@ func isNumber(v any) bool {
 		return true
 	}
 	return false
-}
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // Match reports whether metadata m satisfies f (nil matches everything).
@@ -327,8 +326,13 @@ type DocFilter struct {
 	Subs []*DocFilter
 }
 
-// ParseWhereDocument parses a decoded where_document clause; nil or {} is no filter.
+// ParseWhereDocument parses a where_document clause given as maps and
+// lists, e.g. map[string]any{"$contains": "resnet"}; nil or {} is no filter.
 func ParseWhereDocument(raw any) (*DocFilter, error) {
+	raw, err := plain(raw)
+	if err != nil {
+		return nil, errs.Invalidf("where_document: %w", err)
+	}
 	if raw == nil {
 		return nil, nil
 	}
@@ -344,7 +348,7 @@ func ParseWhereDocument(raw any) (*DocFilter, error) {
 
 func parseDocObject(m map[string]any) (*DocFilter, error) {
 	var subs []*DocFilter
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		v := m[k]
 		switch k {
 		case "$contains", "$not_contains":
@@ -411,161 +415,4 @@ func (d *DocFilter) Match(doc string) bool {
 		return false
 	}
 	return false
-}
-
-// chromaJSON renders f for a Chroma server. Chroma compares a fractional float
-// operand with int metadata after truncating the operand (1 $eq 1.5 is true
-// there), so such comparisons are rewritten into equivalent clauses whose
-// results do not depend on that: see the cases below. Lists of mixed types
-// are split per type, since Chroma wants $in lists of one type.
-func (f *Filter) chromaJSON() any {
-	switch f.Op {
-	case OpAnd, OpOr:
-		subs := make([]any, len(f.Subs))
-		for i, s := range f.Subs {
-			subs[i] = s.chromaJSON()
-		}
-		return logical(f.Op, subs)
-	case OpIn, OpNin:
-		return chromaMembership(f.Op, f.Key, f.Values)
-	}
-	v := f.Values[0]
-	fv, isFloat := v.(float64)
-	if !isFloat || fv == math.Trunc(fv) {
-		return leaf(f.Key, f.Op, v)
-	}
-	k := int64(math.Floor(fv)) // floor(v); c = k+1 = ceil(v)
-	c := k + 1
-	key := f.Key
-	switch f.Op {
-	case OpEq:
-		return exactEqual(key, fv, k)
-	case OpNe:
-		// NOT exactEqual: any int equals k or c when Chroma's truncation made it equal.
-		return logical(OpOr, []any{leaf(key, OpNe, fv), leaf(key, OpEq, k), leaf(key, OpEq, c)})
-	case OpGt:
-		// floats: x > v; ints: x >= c, whichever way Chroma rounds v.
-		return logical(OpOr, []any{leaf(key, OpGt, fv), leaf(key, OpGte, c)})
-	case OpGte:
-		return logical(OpOr, []any{leaf(key, OpGt, fv), leaf(key, OpGte, c), exactEqual(key, fv, k)})
-	case OpLt:
-		return logical(OpOr, []any{leaf(key, OpLt, fv), leaf(key, OpLte, k)})
-	case OpLte:
-		return logical(OpOr, []any{leaf(key, OpLt, fv), leaf(key, OpLte, k), exactEqual(key, fv, k)})
-	}
-	return leaf(key, f.Op, v)
-}
-
-// exactEqual matches floats equal to the fractional v and no int: Chroma's
-// $eq v also matches the int v rounds to (k or k+1), which the two $ne exclude.
-func exactEqual(key string, v float64, k int64) any {
-	return logical(OpAnd, []any{leaf(key, OpEq, v), leaf(key, OpNe, k), leaf(key, OpNe, k+1)})
-}
-
-func chromaMembership(op Op, key string, vals []any) any {
-	var strs, bools, ints, bigs []any
-	var fracs []float64
-	for _, v := range vals {
-		switch t := v.(type) {
-		case string:
-			strs = append(strs, t)
-		case bool:
-			bools = append(bools, t)
-		case int64:
-			ints = append(ints, t)
-		case float64:
-			switch {
-			case t != math.Trunc(t):
-				fracs = append(fracs, t)
-			case math.Abs(t) < 1<<53:
-				ints = append(ints, int64(t)) // an integral float equals the same int on both types
-			default:
-				bigs = append(bigs, t) // beyond int precision: a float list of its own
-			}
-		}
-	}
-	var parts []any
-	for _, group := range [][]any{strs, bools, ints, bigs} {
-		if len(group) > 0 {
-			parts = append(parts, map[string]any{key: map[string]any{string(op): group}})
-		}
-	}
-	for _, fv := range fracs {
-		k := int64(math.Floor(fv))
-		if op == OpIn {
-			parts = append(parts, exactEqual(key, fv, k))
-		} else {
-			parts = append(parts, logical(OpOr, []any{leaf(key, OpNe, fv), leaf(key, OpEq, k), leaf(key, OpEq, k+1)}))
-		}
-	}
-	if op == OpIn {
-		return logical(OpOr, parts)
-	}
-	return logical(OpAnd, parts)
-}
-
-func leaf(key string, op Op, v any) any {
-	return map[string]any{key: map[string]any{string(op): v}}
-}
-
-// logical builds $and/$or, unwrapping a single clause (Chroma needs two or more).
-func logical(op Op, subs []any) any {
-	if len(subs) == 1 {
-		return subs[0]
-	}
-	return map[string]any{string(op): subs}
-}
-
-func (d *DocFilter) chromaJSON() any {
-	switch d.Op {
-	case "$and", "$or":
-		subs := make([]any, len(d.Subs))
-		for i, s := range d.Subs {
-			subs[i] = s.chromaJSON()
-		}
-		return map[string]any{d.Op: subs}
-	}
-	return map[string]any{d.Op: d.Text}
-}
-
-// whereJSON encodes a chromaJSON tree, floats with a decimal point so that the
-// server parses them as floats.
-func whereJSON(v any) ([]byte, error) {
-	return marshalTyped(v)
-}
-
-func marshalTyped(v any) ([]byte, error) {
-	switch t := v.(type) {
-	case map[string]any:
-		buf := []byte{'{'}
-		for i, k := range sortedKeys(t) {
-			if i > 0 {
-				buf = append(buf, ',')
-			}
-			kb, _ := json.Marshal(k)
-			buf = append(buf, kb...)
-			buf = append(buf, ':')
-			inner, err := marshalTyped(t[k])
-			if err != nil {
-				return nil, err
-			}
-			buf = append(buf, inner...)
-		}
-		return append(buf, '}'), nil
-	case []any:
-		buf := []byte{'['}
-		for i, e := range t {
-			if i > 0 {
-				buf = append(buf, ',')
-			}
-			inner, err := marshalTyped(e)
-			if err != nil {
-				return nil, err
-			}
-			buf = append(buf, inner...)
-		}
-		return append(buf, ']'), nil
-	default:
-		return appendValueJSON(nil, t)
-	}
 }

@@ -8,6 +8,7 @@ for PyTorch research on neural-network architectures, on a Go core.
 
 from __future__ import annotations
 
+from ._version import __version__ as __version__
 from .config import (
     DatasetConfig,
     create_custom_dataset_config,
@@ -39,8 +40,6 @@ from .search import (
     search_by_performance,
     search_similar_experiments,
 )
-
-__version__ = "0.1.0"
 
 __all__ = [
     "BatchLoader",

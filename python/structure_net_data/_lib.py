@@ -16,6 +16,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from ._version import __version__
 from .errors import ForkError, InternalError, error_for
 
 ABI_VERSION = 1
@@ -66,6 +67,7 @@ def lib() -> ctypes.CDLL:
                 raise InternalError(f"{path} has ABI version {got}, this package needs {ABI_VERSION}; rebuild it")
             handle.snd_free.restype = None
             handle.snd_free.argtypes = [ctypes.c_void_p]
+            _check_version(handle, path)
             for name, (argtypes, restype) in _declared.items():
                 _bind(handle, name, argtypes, restype)
             _lib = handle
@@ -74,6 +76,28 @@ def lib() -> ctypes.CDLL:
 
             _logging.install()
     return _lib
+
+
+def _check_version(handle: ctypes.CDLL, path: Path) -> None:
+    """Refuses a library built from another version of the package (or
+    without the version stamp the build passes)."""
+    handle.snd_version.restype = ctypes.c_int
+    handle.snd_version.argtypes = [c_char_pp, c_char_pp]
+    out, err = ctypes.c_char_p(), ctypes.c_char_p()
+    rc = handle.snd_version(ctypes.byref(out), ctypes.byref(err))
+    raw = ctypes.cast(out if rc == 0 else err, ctypes.c_void_p).value
+    text = ctypes.string_at(raw).decode("utf-8", "replace") if raw else ""
+    if raw:
+        handle.snd_free(raw)
+    if rc != 0:
+        raise InternalError(f"{path}: snd_version failed: {text}")
+    got = json.loads(text)["version"]
+    if got != __version__:
+        how = "without the version stamp" if got == "unstamped" else f"as version {got}"
+        raise InternalError(
+            f"{path} was built {how}, but this package is version {__version__}: rebuild the library "
+            "with `make build` (or reinstall with `pip install ./python`), which stamps the version"
+        )
 
 
 def _bind(handle: ctypes.CDLL, name: str, argtypes: list[Any], restype: Any) -> None:

@@ -21,6 +21,7 @@ __all__ = [
     "ConflictError",
     "UnavailableError",
     "InvalidHandleError",
+    "OutOfMemoryError",
     "ForkError",
 ]
 
@@ -84,6 +85,12 @@ class InvalidHandleError(StructureNetDataError, ValueError):
     code = 11
 
 
+class OutOfMemoryError(StructureNetDataError, MemoryError):
+    """The core could not allocate C memory for a result."""
+
+    code = 12
+
+
 class ForkError(StructureNetDataError, RuntimeError):
     """The Go core was used in a process forked after it was loaded."""
 
@@ -102,6 +109,7 @@ _BY_CODE = {
         ConflictError,
         UnavailableError,
         InvalidHandleError,
+        OutOfMemoryError,
     )
 }
 

@@ -143,6 +143,7 @@ def test_every_status_code_has_its_exception() -> None:
         "CONFLICT": errors.ConflictError,
         "UNAVAILABLE": errors.UnavailableError,
         "INVALID_HANDLE": errors.InvalidHandleError,
+        "OUT_OF_MEMORY": errors.OutOfMemoryError,
     }
     assert set(codes) == set(by_name)
     for name, code in codes.items():

@@ -1,4 +1,4 @@
-package dataset_test
+package search_test
 
 import (
 	"bytes"
@@ -13,9 +13,9 @@ import (
 	"time"
 )
 
-// searchChromaServer is a real Chroma server (`chroma run` from the PyPI
+// chromaServer is a real Chroma server (`chroma run` from the PyPI
 // chromadb package) on 127.0.0.1, killed when the test ends.
-type searchChromaServer struct {
+type chromaServer struct {
 	t    *testing.T
 	path string
 	port int
@@ -23,7 +23,7 @@ type searchChromaServer struct {
 	cmd  *exec.Cmd
 }
 
-func searchFreePort(t *testing.T) int {
+func freePort(t *testing.T) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -33,17 +33,17 @@ func searchFreePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// startSearchChroma starts a server on a fresh data directory; it fails the
+// startChroma starts a server on a fresh data directory; it fails the
 // test (never skips) when the server cannot start.
-func startSearchChroma(t *testing.T) *searchChromaServer {
+func startChroma(t *testing.T) *chromaServer {
 	t.Helper()
-	s := &searchChromaServer{t: t, path: filepath.Join(t.TempDir(), "chroma-data"), port: searchFreePort(t)}
+	s := &chromaServer{t: t, path: filepath.Join(t.TempDir(), "chroma-data"), port: freePort(t)}
 	s.start()
 	t.Cleanup(s.kill)
 	return s
 }
 
-func (s *searchChromaServer) start() {
+func (s *chromaServer) start() {
 	s.t.Helper()
 	bin, err := exec.LookPath("chroma")
 	if err != nil {
@@ -87,9 +87,9 @@ func (s *searchChromaServer) start() {
 	s.t.Fatalf("chroma did not answer within 60 s: %s", s.logTail())
 }
 
-func (s *searchChromaServer) url() string { return fmt.Sprintf("http://127.0.0.1:%d", s.port) }
+func (s *chromaServer) url() string { return fmt.Sprintf("http://127.0.0.1:%d", s.port) }
 
-func (s *searchChromaServer) logTail() string {
+func (s *chromaServer) logTail() string {
 	b, _ := os.ReadFile(s.log)
 	if len(b) > 2000 {
 		b = b[len(b)-2000:]
@@ -98,7 +98,7 @@ func (s *searchChromaServer) logTail() string {
 }
 
 // kill ends the server with SIGKILL, as a crash would.
-func (s *searchChromaServer) kill() {
+func (s *chromaServer) kill() {
 	if s.cmd == nil || s.cmd.Process == nil {
 		return
 	}
@@ -113,7 +113,7 @@ func (s *searchChromaServer) kill() {
 }
 
 // restart starts the server again on the same data and port.
-func (s *searchChromaServer) restart() {
+func (s *chromaServer) restart() {
 	s.kill()
 	s.start()
 }

@@ -1,4 +1,4 @@
-package search
+package jsonvalue
 
 import (
 	"strconv"
@@ -8,12 +8,12 @@ import (
 	"github.com/structure-net/structure-net-data/core/errs"
 )
 
-// jsonParser decodes JSON into map[string]any / []any / string / bool / nil
-// and int64 or float64 by how the number is written (see DecodeJSON). It is a
-// direct recursive-descent parser: indexing spends most of its time decoding
+// parser decodes JSON into map[string]any / []any / string / bool / nil and
+// int64 or float64 by how the number is written (see Decode). It is a direct
+// recursive-descent parser: indexing spends most of its time decoding
 // experiments, and encoding/json's reflection-based decoder into interfaces
 // is several times slower.
-type jsonParser struct {
+type parser struct {
 	b     []byte
 	i     int
 	depth int
@@ -21,11 +21,11 @@ type jsonParser struct {
 
 const maxJSONDepth = 10000 // as encoding/json
 
-func (p *jsonParser) fail(msg string) error {
+func (p *parser) fail(msg string) error {
 	return errs.Invalidf("invalid JSON at offset %d: %s", p.i, msg)
 }
 
-func (p *jsonParser) ws() {
+func (p *parser) ws() {
 	for p.i < len(p.b) {
 		switch p.b[p.i] {
 		case ' ', '\t', '\n', '\r':
@@ -38,19 +38,15 @@ func (p *jsonParser) ws() {
 
 // parseDocument parses one value followed only by whitespace.
 func parseDocument(b []byte) (any, error) {
-	p := &jsonParser{b: b}
+	p := &parser{b: b}
 	v, err := p.value()
 	if err != nil {
 		return nil, err
 	}
-	p.ws()
-	if p.i != len(p.b) {
-		return nil, p.fail("trailing data after the value")
-	}
-	return v, nil
+	return v, p.end()
 }
 
-func (p *jsonParser) value() (any, error) {
+func (p *parser) value() (any, error) {
 	p.ws()
 	if p.i >= len(p.b) {
 		return nil, p.fail("unexpected end of input")
@@ -75,7 +71,7 @@ func (p *jsonParser) value() (any, error) {
 	}
 }
 
-func (p *jsonParser) literal(lit string) error {
+func (p *parser) literal(lit string) error {
 	if len(p.b)-p.i < len(lit) || string(p.b[p.i:p.i+len(lit)]) != lit {
 		return p.fail("invalid literal")
 	}
@@ -83,7 +79,7 @@ func (p *jsonParser) literal(lit string) error {
 	return nil
 }
 
-func (p *jsonParser) enter() error {
+func (p *parser) enter() error {
 	p.depth++
 	if p.depth > maxJSONDepth {
 		return p.fail("nested too deeply")
@@ -91,7 +87,7 @@ func (p *jsonParser) enter() error {
 	return nil
 }
 
-func (p *jsonParser) object() (any, error) {
+func (p *parser) object() (any, error) {
 	if err := p.enter(); err != nil {
 		return nil, err
 	}
@@ -139,7 +135,7 @@ func (p *jsonParser) object() (any, error) {
 	}
 }
 
-func (p *jsonParser) array() (any, error) {
+func (p *parser) array() (any, error) {
 	if err := p.enter(); err != nil {
 		return nil, err
 	}
@@ -174,7 +170,7 @@ func (p *jsonParser) array() (any, error) {
 	}
 }
 
-func (p *jsonParser) str() (string, error) {
+func (p *parser) str() (string, error) {
 	p.i++ // opening quote
 	start := p.i
 	for p.i < len(p.b) {
@@ -197,7 +193,7 @@ func (p *jsonParser) str() (string, error) {
 	return "", p.fail("unterminated string")
 }
 
-func (p *jsonParser) strEscaped(start int) (string, error) {
+func (p *parser) strEscaped(start int) (string, error) {
 	out := append([]byte(nil), p.b[start:p.i]...)
 	for p.i < len(p.b) {
 		c := p.b[p.i]
@@ -263,7 +259,7 @@ func (p *jsonParser) strEscaped(start int) (string, error) {
 	return "", p.fail("unterminated string")
 }
 
-func (p *jsonParser) hex4() (rune, bool) {
+func (p *parser) hex4() (rune, bool) {
 	if len(p.b)-p.i < 4 {
 		return 0, false
 	}
@@ -275,7 +271,7 @@ func (p *jsonParser) hex4() (rune, bool) {
 	return rune(v), true
 }
 
-func (p *jsonParser) number() (any, error) {
+func (p *parser) number() (any, error) {
 	start := p.i
 	isFloat := false
 	if p.b[p.i] == '-' {
@@ -324,8 +320,8 @@ func (p *jsonParser) number() (any, error) {
 }
 
 // skip passes over one value without building it and returns its span; the
-// value is validated later, when it is parsed.
-func (p *jsonParser) skip() (int, int, error) {
+// value is validated later, when it is decoded.
+func (p *parser) skip() (int, int, error) {
 	p.ws()
 	start := p.i
 	depth := 0
@@ -350,10 +346,13 @@ func (p *jsonParser) skip() (int, int, error) {
 		case '{', '[':
 			depth++
 		case '}', ']':
-			depth--
-			if depth < 0 {
-				return 0, 0, p.fail("unbalanced brackets")
+			if depth == 0 { // the end of the container holding a scalar
+				if p.i == start {
+					return 0, 0, p.fail("expected a value")
+				}
+				return start, p.i, nil
 			}
+			depth--
 			if depth == 0 {
 				p.i++
 				return start, p.i, nil
@@ -372,4 +371,102 @@ func (p *jsonParser) skip() (int, int, error) {
 		return 0, 0, p.fail("unexpected end of input")
 	}
 	return start, p.i, nil
+}
+
+// Elements returns the text of each element of a JSON array without decoding
+// them (Decode checks each later), so that a caller can decode them in
+// parallel or keep their text. Anything but an array is an ErrInvalid error.
+func Elements(b []byte) ([][]byte, error) {
+	p := &parser{b: b}
+	p.ws()
+	if p.i >= len(b) || b[p.i] != '[' {
+		return nil, p.fail("expected an array")
+	}
+	p.i++
+	var out [][]byte
+	p.ws()
+	if p.i < len(b) && b[p.i] == ']' {
+		p.i++
+		return out, p.end()
+	}
+	for {
+		start, end, err := p.skip()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b[start:end])
+		p.ws()
+		if p.i >= len(b) {
+			return nil, p.fail("unexpected end of input in an array")
+		}
+		switch b[p.i] {
+		case ',':
+			p.i++
+		case ']':
+			p.i++
+			return out, p.end()
+		default:
+			return nil, p.fail("expected ',' or ']'")
+		}
+	}
+}
+
+// Members returns the text of each member of a JSON object by key, without
+// decoding the values (a repeated key keeps the last, as Decode does).
+// Anything but an object is an ErrInvalid error.
+func Members(b []byte) (map[string][]byte, error) {
+	p := &parser{b: b}
+	p.ws()
+	if p.i >= len(b) || b[p.i] != '{' {
+		return nil, p.fail("expected an object")
+	}
+	p.i++
+	out := map[string][]byte{}
+	p.ws()
+	if p.i < len(b) && b[p.i] == '}' {
+		p.i++
+		return out, p.end()
+	}
+	for {
+		p.ws()
+		if p.i >= len(b) || b[p.i] != '"' {
+			return nil, p.fail("expected a string key")
+		}
+		k, err := p.str()
+		if err != nil {
+			return nil, err
+		}
+		p.ws()
+		if p.i >= len(b) || b[p.i] != ':' {
+			return nil, p.fail("expected ':'")
+		}
+		p.i++
+		start, end, err := p.skip()
+		if err != nil {
+			return nil, err
+		}
+		out[k] = b[start:end]
+		p.ws()
+		if p.i >= len(b) {
+			return nil, p.fail("unexpected end of input in an object")
+		}
+		switch b[p.i] {
+		case ',':
+			p.i++
+		case '}':
+			p.i++
+			return out, p.end()
+		default:
+			return nil, p.fail("expected ',' or '}'")
+		}
+	}
+}
+
+// end checks that only whitespace follows.
+func (p *parser) end() error {
+	p.ws()
+	if p.i != len(p.b) {
+		return p.fail("trailing data after the value")
+	}
+	return nil
 }

@@ -1,10 +1,11 @@
-package dataset_test
+package metadata_test
 
 import (
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -12,7 +13,7 @@ import (
 	"github.com/structure-net/structure-net-data/core/metadata"
 )
 
-func TestMetadataStoreRoundTrip(t *testing.T) {
+func TestStoreRoundTrip(t *testing.T) {
 	s, err := metadata.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -56,12 +57,50 @@ func TestMetadataStoreRoundTrip(t *testing.T) {
 	if err != nil || st.TotalUses != 200 || st.UniqueExperiments != 8 || st.TotalSamplesUsed != 400 || st.SubsetDistribution["train"] != 8*13 {
 		t.Fatalf("stats %+v, %v", st, err)
 	}
-	if _, err := s.TrackUsage(metadata.Usage{DatasetName: "mnist"}); !errors.Is(err, errs.ErrInvalid) {
-		t.Fatalf("usage without experiment: %v", err)
+}
+
+func TestBadRecordsAreRejected(t *testing.T) {
+	s, err := metadata.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	cases := []struct {
+		name string
+		err  error
+		msg  string
+	}{
+		{"dataset without a name", s.PutDataset(metadata.Dataset{DatasetName: "  "}), "dataset_name is empty"},
+		{"negative samples", s.PutDataset(metadata.Dataset{DatasetName: "x", NumSamples: -1}), "must not be negative"},
+		{"negative size", s.PutDataset(metadata.Dataset{DatasetName: "x", SizeBytes: -1}), "must not be negative"},
+		{"usage without experiment", second(s.TrackUsage(metadata.Usage{DatasetName: "mnist"})), "experiment_id and dataset_name are required"},
+		{"usage without dataset", second(s.TrackUsage(metadata.Usage{ExperimentID: "e"})), "experiment_id and dataset_name are required"},
+		{"negative samples used", second(s.TrackUsage(metadata.Usage{ExperimentID: "e", DatasetName: "d", SamplesUsed: -5})), "samples_used must not be negative"},
+		{"unknown dataset", second(s.GetDataset("nope")), `no metadata recorded for dataset "nope"`},
+		{"empty directory", second(metadata.Open("")), "empty directory"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if c.err == nil || !strings.Contains(c.err.Error(), c.msg) {
+				t.Fatalf("want an error mentioning %q, got %v", c.msg, c.err)
+			}
+			kind := errs.ErrInvalid
+			if c.name == "unknown dataset" {
+				kind = errs.ErrNotFound
+			}
+			if !errors.Is(c.err, kind) {
+				t.Fatalf("%v is not %v", c.err, kind)
+			}
+		})
+	}
+	if h, err := s.History("", ""); err != nil || len(h) != 0 {
+		t.Fatalf("rejected records were stored: %v %v", h, err)
 	}
 }
 
-func TestMetadataCorruptDatabaseIsNeverReplaced(t *testing.T) {
+func second[T any](_ T, err error) error { return err }
+
+func TestCorruptDatabaseIsNeverReplaced(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "metadata.db")
 	junk := []byte("not a database, just text that happens to be long enough to look like a file header........")

@@ -1,27 +1,20 @@
 package search
 
 import (
-	"bytes"
-	"encoding/json"
+	"fmt"
+	"maps"
 	"math"
-	"sort"
-	"strconv"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/structure-net/structure-net-data/core/errs"
+	"github.com/structure-net/structure-net-data/core/jsonvalue"
 )
 
 // Metadata maps keys to values of exactly these types: string, int64, float64
 // and bool. NormalizeMetadata converts other Go numeric types and rejects the rest.
 type Metadata map[string]any
-
-// DecodeJSON decodes one JSON value keeping integers and floats apart: a number
-// written without '.', 'e' or 'E' that fits int64 becomes int64, any other
-// number float64. Objects become map[string]any, arrays []any.
-func DecodeJSON(data []byte) (any, error) {
-	return parseDocument(data)
-}
 
 // scalar normalizes a Go value to one of the metadata types; ok is false for
 // anything else (nil, maps, slices, structs).
@@ -134,22 +127,22 @@ func checkMetadataKey(k string) error {
 	return nil
 }
 
-// Flatten adds v under key to dst the way experiment metadata is stored:
+// flatten adds v under key to dst the way experiment metadata is stored:
 // scalars as themselves, nested objects as dotted keys ("config.lr"), lists as
 // their JSON text, nulls left out.
-func Flatten(dst Metadata, key string, v any) {
+func flatten(dst Metadata, key string, v any) {
 	switch t := v.(type) {
 	case nil:
 	case map[string]any:
 		for k, e := range t {
 			if key == "" {
-				Flatten(dst, k, e)
+				flatten(dst, k, e)
 			} else {
-				Flatten(dst, key+"."+k, e)
+				flatten(dst, key+"."+k, e)
 			}
 		}
 	case []any:
-		dst[key] = PyJSON(t)
+		dst[key] = pyJSON(t)
 	default:
 		if s, ok := scalar(t); ok {
 			if f, isF := s.(float64); isF && (math.IsNaN(f) || math.IsInf(f, 0)) {
@@ -160,9 +153,9 @@ func Flatten(dst Metadata, key string, v any) {
 	}
 }
 
-// PyJSON renders v as JSON with Python's json.dumps spacing (", " and ": "),
+// pyJSON renders v as JSON with Python's json.dumps spacing (", " and ": "),
 // so a list architecture reads "[784, 256, 10]" exactly as the original stored it.
-func PyJSON(v any) string {
+func pyJSON(v any) string {
 	var b strings.Builder
 	writePyJSON(&b, v)
 	return b.String()
@@ -170,13 +163,6 @@ func PyJSON(v any) string {
 
 func writePyJSON(b *strings.Builder, v any) {
 	switch t := v.(type) {
-	case nil:
-		b.WriteString("null")
-	case bool:
-		b.WriteString(strconv.FormatBool(t))
-	case string:
-		q, _ := json.Marshal(t)
-		b.Write(q)
 	case []any:
 		b.WriteByte('[')
 		for i, e := range t {
@@ -187,48 +173,26 @@ func writePyJSON(b *strings.Builder, v any) {
 		}
 		b.WriteByte(']')
 	case map[string]any:
-		keys := make([]string, 0, len(t))
-		for k := range t {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
 		b.WriteByte('{')
-		for i, k := range keys {
+		for i, k := range slices.Sorted(maps.Keys(t)) {
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			q, _ := json.Marshal(k)
-			b.Write(q)
+			writePyJSON(b, k)
 			b.WriteString(": ")
 			writePyJSON(b, t[k])
 		}
 		b.WriteByte('}')
 	default:
 		if s, ok := scalar(t); ok {
-			switch n := s.(type) {
-			case int64:
-				b.WriteString(strconv.FormatInt(n, 10))
-			case float64:
-				b.Write(appendFloat(nil, n))
-			default:
-				writePyJSON(b, n)
-			}
-			return
+			t = s
 		}
-		q, _ := json.Marshal(t)
-		b.Write(q)
+		text, err := jsonvalue.Marshal(t)
+		if err != nil {
+			text = []byte(fmt.Sprint(t)) // NaN and the like, in error messages only
+		}
+		b.Write(text)
 	}
-}
-
-// appendFloat writes f so that a JSON reader sees a float, not an int: 2.0
-// becomes "2.0", not "2". NaN/Inf never reach here (NormalizeMetadata).
-func appendFloat(dst []byte, f float64) []byte {
-	start := len(dst)
-	dst = strconv.AppendFloat(dst, f, 'g', -1, 64)
-	if !bytes.ContainsAny(dst[start:], ".eEnN") {
-		dst = append(dst, '.', '0')
-	}
-	return dst
 }
 
 // MarshalJSON writes keys sorted and floats with a decimal point, so Python
@@ -237,71 +201,8 @@ func (m Metadata) MarshalJSON() ([]byte, error) {
 	if m == nil {
 		return []byte("null"), nil
 	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	buf := make([]byte, 0, 32*len(m)+2)
-	buf = append(buf, '{')
-	for i, k := range keys {
-		if i > 0 {
-			buf = append(buf, ',')
-		}
-		kb, _ := json.Marshal(k)
-		buf = append(buf, kb...)
-		buf = append(buf, ':')
-		var err error
-		buf, err = appendValueJSON(buf, m[k])
-		if err != nil {
-			return nil, err
-		}
-	}
-	return append(buf, '}'), nil
-}
-
-func appendValueJSON(buf []byte, v any) ([]byte, error) {
-	switch t := v.(type) {
-	case float64:
-		if math.IsNaN(t) || math.IsInf(t, 0) {
-			return nil, errs.Invalidf("cannot encode %v as JSON", t)
-		}
-		return appendFloat(buf, t), nil
-	case int64:
-		return strconv.AppendInt(buf, t, 10), nil
-	case bool:
-		return strconv.AppendBool(buf, t), nil
-	case string:
-		b, _ := json.Marshal(t)
-		return append(buf, b...), nil
-	case nil:
-		return append(buf, "null"...), nil
-	default:
-		b, err := json.Marshal(t)
-		if err != nil {
-			return nil, errs.Invalidf("cannot encode %T as JSON: %v", t, err)
-		}
-		return append(buf, b...), nil
-	}
+	return jsonvalue.Marshal(map[string]any(m))
 }
 
 // typeName names a value's metadata type for error messages.
-func typeName(v any) string {
-	switch v.(type) {
-	case string:
-		return "string"
-	case int64:
-		return "int"
-	case float64:
-		return "float"
-	case bool:
-		return "bool"
-	case nil:
-		return "null"
-	case []any:
-		return "list"
-	case map[string]any:
-		return "object"
-	}
-	return "unknown"
-}
+func typeName(v any) string { return jsonvalue.TypeName(v) }

@@ -1,4 +1,4 @@
-package dataset_test
+package search_test
 
 import (
 	"context"
@@ -21,17 +21,17 @@ import (
 
 // ---- a Chroma server that is down or dies mid-batch ----
 
-func TestSearchChromaServerDown(t *testing.T) {
-	port := searchFreePort(t) // nothing listens there
+func TestChromaServerDown(t *testing.T) {
+	port := freePort(t) // nothing listens there
 	start := time.Now()
 	_, err := search.OpenChroma(context.Background(), search.ChromaOptions{Host: "127.0.0.1", Port: port, Name: "down", MaxRetries: 2})
-	searchWantKind(t, err, errs.ErrUnavailable, "unreachable")
+	wantKind(t, err, errs.ErrUnavailable, "unreachable")
 	if time.Since(start) > 15*time.Second {
 		t.Fatalf("giving up took %v", time.Since(start))
 	}
 }
 
-func searchVectors(n, dim int, seed int) []search.Record {
+func vectors(n, dim int, seed int) []search.Record {
 	recs := make([]search.Record, n)
 	for i := range recs {
 		v := make([]float32, dim)
@@ -44,9 +44,9 @@ func searchVectors(n, dim int, seed int) []search.Record {
 	return recs
 }
 
-func TestSearchChromaServerDiesMidBatch(t *testing.T) {
+func TestChromaServerDiesMidBatch(t *testing.T) {
 	ctx := context.Background()
-	srv := startSearchChroma(t)
+	srv := startChroma(t)
 	opts := search.ChromaOptions{Host: "127.0.0.1", Port: srv.port, Name: "midbatch", BatchSize: 100, MaxRetries: 1, Timeout: 5 * time.Second}
 	st, err := search.OpenChroma(ctx, opts)
 	if err != nil {
@@ -58,7 +58,7 @@ func TestSearchChromaServerDiesMidBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer watcher.Close()
-	recs := searchVectors(20000, 16, 1)
+	recs := vectors(20000, 16, 1)
 	done := make(chan error, 1)
 	go func() { done <- st.Upsert(ctx, slices.Clone(recs)) }()
 	// Kill the server (SIGKILL, a real crash) once it has taken a few chunks.
@@ -90,12 +90,12 @@ func TestSearchChromaServerDiesMidBatch(t *testing.T) {
 	if len(we.Written) < 100 || len(we.Unconfirmed) == 0 || len(we.Written)+len(we.Unconfirmed) != len(recs) {
 		t.Fatalf("written %d, unconfirmed %d of %d", len(we.Written), len(we.Unconfirmed), len(recs))
 	}
-	if !slices.Equal(append(slices.Clone(we.Written), we.Unconfirmed...), searchIDs(recs)) {
+	if !slices.Equal(append(slices.Clone(we.Written), we.Unconfirmed...), ids(recs)) {
 		t.Fatal("written + unconfirmed must be the batch's ids in order")
 	}
 	// While it is down, reads fail clearly.
 	_, qerr := st.Query(ctx, search.QueryRequest{Embedding: recs[0].Embedding, N: 3})
-	searchWantKind(t, qerr, errs.ErrUnavailable, "unreachable")
+	wantKind(t, qerr, errs.ErrUnavailable, "unreachable")
 
 	// After a restart every id reported written is there: no silent loss.
 	srv.restart()
@@ -126,9 +126,9 @@ func TestSearchChromaServerDiesMidBatch(t *testing.T) {
 
 // ---- several processes writing one embedded store ----
 
-// TestSearchHelperProcess is the body of the child processes below; run
+// TestHelperProcess is the body of the child processes below; run
 // directly it has nothing to do.
-func TestSearchHelperProcess(t *testing.T) {
+func TestHelperProcess(t *testing.T) {
 	role := os.Getenv("SND_SEARCH_HELPER")
 	if role == "" {
 		return
@@ -152,7 +152,7 @@ func TestSearchHelperProcess(t *testing.T) {
 			recs := make([]search.Record, batch)
 			for k := range recs {
 				i := b*batch + k
-				recs[k] = searchWriterRecord(writer, i)
+				recs[k] = writerRecord(writer, i)
 			}
 			if err := st.Upsert(ctx, recs); err != nil {
 				fail(err)
@@ -174,7 +174,7 @@ func TestSearchHelperProcess(t *testing.T) {
 		for b := 0; ; b++ {
 			recs := make([]search.Record, 500)
 			for k := range recs {
-				recs[k] = searchWriterRecord(writer, b*500+k)
+				recs[k] = writerRecord(writer, b*500+k)
 			}
 			if err := st.Upsert(ctx, recs); err != nil {
 				fail(err)
@@ -186,7 +186,7 @@ func TestSearchHelperProcess(t *testing.T) {
 	os.Exit(0)
 }
 
-func searchWriterRecord(writer, i int) search.Record {
+func writerRecord(writer, i int) search.Record {
 	v := []float32{float32(writer + 1), float32(i%50) + 1, float32(i) / 7, 1}
 	return search.Record{
 		ID:        fmt.Sprintf("w%d-%04d", writer, i),
@@ -196,14 +196,14 @@ func searchWriterRecord(writer, i int) search.Record {
 	}
 }
 
-func searchHelper(t *testing.T, role, dir string, writer int) *exec.Cmd {
-	cmd := exec.Command(os.Args[0], "-test.run=^TestSearchHelperProcess$", "-test.count=1")
+func helperProcess(t *testing.T, role, dir string, writer int) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$", "-test.count=1")
 	cmd.Env = append(os.Environ(), "SND_SEARCH_HELPER="+role, "SND_SEARCH_DIR="+dir, "SND_SEARCH_WRITER="+strconv.Itoa(writer))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	return cmd
 }
 
-func TestSearchEmbeddedConcurrentProcesses(t *testing.T) {
+func TestEmbeddedConcurrentProcesses(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	reader, err := search.OpenEmbedded(ctx, search.EmbeddedOptions{Dir: dir, Name: "shared"})
@@ -226,7 +226,7 @@ func TestSearchEmbeddedConcurrentProcesses(t *testing.T) {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
-			outs[w], errsOut[w] = searchHelper(t, "writer", dir, w).CombinedOutput()
+			outs[w], errsOut[w] = helperProcess(t, "writer", dir, w).CombinedOutput()
 		}(w)
 	}
 	// Read while they write: counts only grow until the deletes start.
@@ -270,7 +270,7 @@ func TestSearchEmbeddedConcurrentProcesses(t *testing.T) {
 		}
 		for _, r := range all {
 			w, i := int(r.Metadata["writer"].(int64)), int(r.Metadata["i"].(int64))
-			exp := searchWriterRecord(w, i)
+			exp := writerRecord(w, i)
 			if i%10 == 0 || r.ID != exp.ID || !slices.Equal(r.Embedding, exp.Embedding) || r.Document != exp.Document || r.Metadata["tag"] != exp.Metadata["tag"] {
 				t.Fatalf("%s: record %s is wrong or should be deleted: %+v", who, r.ID, r)
 			}
@@ -285,10 +285,10 @@ func TestSearchEmbeddedConcurrentProcesses(t *testing.T) {
 	check(fresh, "fresh reader")
 }
 
-func TestSearchEmbeddedSurvivesKilledWriter(t *testing.T) {
+func TestEmbeddedSurvivesKilledWriter(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	cmd := searchHelper(t, "crasher", dir, 1)
+	cmd := helperProcess(t, "crasher", dir, 1)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -326,18 +326,18 @@ func TestSearchEmbeddedSurvivesKilledWriter(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, r := range all {
-		exp := searchWriterRecord(1, int(r.Metadata["i"].(int64)))
+		exp := writerRecord(1, int(r.Metadata["i"].(int64)))
 		if r.ID != exp.ID || !slices.Equal(r.Embedding, exp.Embedding) {
 			t.Fatalf("record %s corrupted: %+v", r.ID, r)
 		}
 	}
 	// And it still takes writes.
-	if err := st.Upsert(ctx, []search.Record{searchWriterRecord(9, 0)}); err != nil {
+	if err := st.Upsert(ctx, []search.Record{writerRecord(9, 0)}); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func TestSearchEmbeddedFollowsOtherHandles(t *testing.T) {
+func TestEmbeddedFollowsOtherHandles(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	open := func(space search.Space) search.Store {
@@ -352,7 +352,7 @@ func TestSearchEmbeddedFollowsOtherHandles(t *testing.T) {
 	if a.Space() != search.Cosine {
 		t.Fatalf("default space %s", a.Space())
 	}
-	if err := a.Upsert(ctx, searchVectors(50, 4, 0)); err != nil {
+	if err := a.Upsert(ctx, vectors(50, 4, 0)); err != nil {
 		t.Fatal(err)
 	}
 	if n, _ := b.Count(ctx); n != 50 {
@@ -382,24 +382,24 @@ func TestSearchEmbeddedFollowsOtherHandles(t *testing.T) {
 	}
 	// Another space on an existing collection is a conflict, not silently ignored.
 	_, err = search.OpenEmbedded(ctx, search.EmbeddedOptions{Dir: dir, Name: "follow", Space: search.L2})
-	searchWantKind(t, err, errs.ErrConflict, "space cosine")
+	wantKind(t, err, errs.ErrConflict, "space cosine")
 	// Closed stores say so.
 	c := open("")
 	c.Close()
 	_, err = c.Count(ctx)
-	searchWantKind(t, err, errs.ErrClosed, "closed")
+	wantKind(t, err, errs.ErrClosed, "closed")
 }
 
 // TestSearchEmbeddedParallelQueries covers the multi-core scan (more than
 // 32k candidates) and queries racing writes in one process.
-func TestSearchEmbeddedParallelQueries(t *testing.T) {
+func TestEmbeddedParallelQueries(t *testing.T) {
 	ctx := context.Background()
 	st, err := search.OpenEmbedded(ctx, search.EmbeddedOptions{Dir: t.TempDir(), Name: "big"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	recs := searchVectors(40000, 8, 3)
+	recs := vectors(40000, 8, 3)
 	for i := range recs {
 		recs[i].Embedding[i%8] += float32(i%1000) / 1000 // spread the vectors out
 	}
@@ -408,7 +408,7 @@ func TestSearchEmbeddedParallelQueries(t *testing.T) {
 	}
 	var wg sync.WaitGroup
 	errc := make(chan error, 16)
-	extra := searchVectors(200, 8, 9)
+	extra := vectors(200, 8, 9)
 	for i := range extra {
 		extra[i].ID = fmt.Sprintf("extra-%d", i)
 	}
