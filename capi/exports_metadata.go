@@ -7,6 +7,7 @@ import "C"
 
 import (
 	"encoding/json"
+	"time"
 
 	"github.com/structure-net/structure-net-data/core/errs"
 	"github.com/structure-net/structure-net-data/core/metadata"
@@ -19,6 +20,21 @@ func snd_metadata_open(dir *C.snd_cchar, out *C.uint64_t, errOut **C.char) (rc C
 		return fail(errOut, errs.Invalidf("out is NULL"))
 	}
 	s, err := metadata.Open(goString(dir))
+	if err != nil {
+		return fail(errOut, err)
+	}
+	*out = C.uint64_t(newHandle(s))
+	return C.SND_OK
+}
+
+//export snd_metadata_open_uri
+func snd_metadata_open_uri(uri *C.snd_cchar, retrySeconds C.double, out *C.uint64_t, errOut **C.char) (rc C.int) {
+	defer guard(&rc, errOut)
+	if out == nil {
+		return fail(errOut, errs.Invalidf("out is NULL"))
+	}
+	retry := time.Duration(float64(retrySeconds) * float64(time.Second))
+	s, err := metadata.OpenURI(goString(uri), metadata.Options{RetryFor: retry})
 	if err != nil {
 		return fail(errOut, err)
 	}
