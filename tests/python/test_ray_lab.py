@@ -17,8 +17,10 @@ import threading
 import time
 from pathlib import Path
 
+import conftest_postgres
 import pytest
 from conftest import write_mnist
+from conftest_search import free_port
 from ray_lab_tasks import dying, marked_training, sleeping
 from structure_net_data.errors import UnavailableError
 from structure_net_data.lab_tasks import train_mlp
@@ -29,6 +31,7 @@ from structure_net_data.lab_tasks import train_mlp
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
 
 ROOT = Path(__file__).resolve().parents[2]
+postgres_server = conftest_postgres.postgres_server
 MNIST = {"n_train": 256, "n_test": 64, "seed": 5}  # the same files on every node
 
 
@@ -63,8 +66,10 @@ def ray_cluster():
     # Directly under /tmp: Ray's socket paths must stay short.
     base = Path(tempfile.mkdtemp(prefix="snd-ray-"))
     head = _node_args(base, "head")
+    client_port = free_port()
     head.update(
         include_dashboard=False,
+        ray_client_server_port=client_port,  # for ray://host:port drivers (Ray Client)
         # Notice a dead node within seconds, not the default half minute.
         _system_config={"health_check_period_ms": 500, "health_check_failure_threshold": 4},
     )
@@ -72,6 +77,7 @@ def ray_cluster():
     cluster.add_node(**_node_args(base, "node1"))
     cluster.wait_for_nodes()
     cluster.base = base
+    cluster.client_address = f"ray://127.0.0.1:{client_port}"
     try:
         yield cluster
     finally:
@@ -143,6 +149,33 @@ def test_ray_and_local_executors_give_identical_results(ray_cluster, disconnecte
         assert theirs.training_history == mine.training_history
         assert theirs.model_parameters == mine.model_parameters
     assert len({r.metrics["loss"] for r in ray_results.values()}) == 2  # the seeds really differ
+
+
+def test_a_ray_client_driver_runs_the_lab_and_workers_record_usage_in_postgres(
+    ray_cluster, disconnected, postgres_server, monkeypatch
+):
+    from neural_architecture_lab import Hypothesis, LabConfig, NeuralArchitectureLab
+    from structure_net_data.metadata import get_dataset_usage_history
+
+    # The driver's metadata database is passed on to its tasks (the nodes' own
+    # SND_METADATA_DIR would otherwise keep their records apart).
+    monkeypatch.setenv("SND_METADATA_URI", postgres_server.fresh_database())
+
+    lab = NeuralArchitectureLab(LabConfig(executor="ray", ray_address=ray_cluster.client_address))
+    lab.register_hypothesis(
+        Hypothesis(
+            id="client",
+            test_function=train_mlp,
+            control_parameters={"dataset": "mnist", "batch_size": 32, "max_batches": 2},
+            parameter_space={"seed": [1, 2]},
+        )
+    )
+    result = asyncio.run(lab.test_hypothesis("client"))
+    assert result.successful_experiments == 2, [r.error for r in result.experiment_results]
+    assert all(len(r.training_history) == 1 for r in result.experiment_results)
+    for r in result.experiment_results:
+        usage = get_dataset_usage_history(experiment_id=r.experiment_id)
+        assert sorted(u.subset_used for u in usage) == ["test", "train"]
 
 
 def test_dead_workers_are_retried_then_reported_failed(ray_cluster, disconnected, tmp_path):
