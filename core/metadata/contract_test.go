@@ -343,3 +343,11 @@ func TestContractEightProcessesOnTwoNodesLoseNothing(t *testing.T) {
 		}
 	})
 }
+
+func TestOpenURIRejectsMalformedURIs(t *testing.T) {
+	for _, uri := range []string{"", "sqlite://", "sqlite:///tmp/x.db?mode=ro", "metadata.db", "mysql://u@h/db"} {
+		if _, err := metadata.OpenURI(uri, metadata.Options{}); !errors.Is(err, errs.ErrInvalid) {
+			t.Errorf("OpenURI(%q) = %v, want ErrInvalid", uri, err)
+		}
+	}
+}

@@ -152,7 +152,7 @@ func (s *Store) run(what string, op func(ctx context.Context, attempt int) error
 			return nil
 		}
 		var newer *newerSchemaError
-		if errors.As(err, &newer) {
+		if errors.As(err, &newer) || hasKind(err) { // decided already: a newer schema, a corrupt record
 			return err
 		}
 		if !s.backend.transient(err) {

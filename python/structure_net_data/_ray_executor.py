@@ -25,10 +25,6 @@ from .errors import UnavailableError, UnsupportedError
 
 __all__ = ["RayExecutor"]
 
-# Environment variables the driver passes on to its tasks: a shared metadata
-# database. Folders (DATA_DIR, caches) are each node's own and never passed.
-_FORWARDED_ENV = ("SND_METADATA_URI",)
-
 # resources_per_experiment keys that are ray.remote options; others are custom resources.
 _RAY_OPTIONS = ("num_cpus", "num_gpus", "memory", "accelerator_type")
 
@@ -75,7 +71,7 @@ class RayExecutor:
         self._remote: Any = None
 
     def connect(self) -> None:
-        """Connects to the cluster (or starts a local Ray when the address is None)."""
+        """Connects to the cluster; an unreachable address fails at once, naming it."""
         try:
             import ray
         except ImportError:
@@ -99,11 +95,12 @@ class RayExecutor:
         """One experiment as a Ray task; returns the worker's raw result dict."""
         import ray
 
-        env = {key: os.environ[key] for key in _FORWARDED_ENV if os.environ.get(key)}
-        from .metadata import _configured
+        from .metadata import explicit_metadata_uri
 
-        if _configured is not None and _configured.uri:
-            env["SND_METADATA_URI"] = _configured.uri
+        # The driver's metadata database, when it chose one, is the tasks' too; folders
+        # (DATA_DIR, the decoded cache) are each node's own and never passed on.
+        shared = explicit_metadata_uri()
+        env = {"SND_METADATA_URI": shared} if shared else {}
         ref = self._remote.options(
             **self.options, max_retries=self.max_retries, retry_exceptions=False, name=f"experiment {experiment.id}"
         ).remote(test_function, experiment, data_options, env)
@@ -117,10 +114,16 @@ class RayExecutor:
             raise
         except ray.exceptions.TaskCancelledError:
             return {"status": "failed", "error": "the Ray task was cancelled"}
-        except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError, ray.exceptions.RayError) as e:
-            tries = self.max_retries + 1
+        except ray.exceptions.RayError as e:
             reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            return {
-                "status": "failed",
-                "error": f"worker process or node died ({type(e).__name__}) after {tries} attempt(s): {reason}",
-            }
+            died = (
+                ray.exceptions.WorkerCrashedError,
+                ray.exceptions.NodeDiedError,
+                ray.exceptions.OwnerDiedError,
+                ray.exceptions.ObjectLostError,
+            )
+            if isinstance(e, died):
+                what = f"worker process or node died ({type(e).__name__}) after {self.max_retries + 1} attempt(s)"
+            else:
+                what = f"the Ray task failed ({type(e).__name__})"
+            return {"status": "failed", "error": f"{what}: {reason}"}

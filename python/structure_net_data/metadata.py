@@ -38,6 +38,7 @@ __all__ = [
     "dataset_metadata_for",
     "metadata_dir",
     "metadata_uri",
+    "explicit_metadata_uri",
     "MetadataConfig",
     "configure_metadata",
 ]
@@ -168,11 +169,16 @@ def configure_metadata(config: MetadataConfig | None) -> None:
     _configured = config
 
 
-def metadata_uri() -> str:
-    """The configured URI, else ``$SND_METADATA_URI``, else the SQLite file in :func:`metadata_dir`."""
+def explicit_metadata_uri() -> str | None:
+    """The URI set by :func:`configure_metadata` or ``$SND_METADATA_URI``; None for the per-machine default."""
     if _configured is not None and _configured.uri:
         return _configured.uri
-    return os.environ.get("SND_METADATA_URI") or "sqlite://" + str(metadata_dir() / "metadata.db")
+    return os.environ.get("SND_METADATA_URI") or None
+
+
+def metadata_uri() -> str:
+    """The configured URI, else ``$SND_METADATA_URI``, else the SQLite file in :func:`metadata_dir`."""
+    return explicit_metadata_uri() or "sqlite://" + str(metadata_dir() / "metadata.db")
 
 
 def _redact(uri: str | None) -> str | None:
