@@ -6,12 +6,22 @@ package main
 import "C"
 
 import (
+	"time"
+
 	"github.com/structure-net/structure-net-data/core/metadata"
 )
 
 //export snd_metadata_open
 func snd_metadata_open(dir *C.snd_cchar, out *C.uint64_t, errOut **C.char) C.int {
 	return openHandle(out, errOut, func() (*metadata.Store, error) { return metadata.Open(goString(dir)) })
+}
+
+//export snd_metadata_open_uri
+func snd_metadata_open_uri(uri *C.snd_cchar, retrySeconds C.double, out *C.uint64_t, errOut **C.char) C.int {
+	retry := time.Duration(float64(retrySeconds) * float64(time.Second))
+	return openHandle(out, errOut, func() (*metadata.Store, error) {
+		return metadata.OpenURI(goString(uri), metadata.Options{RetryFor: retry})
+	})
 }
 
 //export snd_metadata_put_dataset

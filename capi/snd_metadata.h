@@ -7,6 +7,13 @@
  *          (it is never replaced). Close the handle with snd_metadata_close. */
 int snd_metadata_open(snd_cchar* dir, uint64_t* out, char** err_out);
 
+/*! Opens the metadata database a URI names: "sqlite:///path/metadata.db" or
+ *  "postgresql://user:password@host:port/database" (the database must exist; its
+ *  tables are created and migrated). `retry_seconds` is how long operations retry
+ *  after a lost connection to a server (<= 0: 30 s). Errors name host and port,
+ *  never the password; SND_ERR_UNSUPPORTED for a schema newer than this build. */
+int snd_metadata_open_uri(snd_cchar* uri, double retry_seconds, uint64_t* out, char** err_out);
+
 /*! Records or replaces a dataset's metadata, given as DatasetMetadata JSON. */
 int snd_metadata_put_dataset(uint64_t store, snd_cchar* json, char** err_out);
 

@@ -4,7 +4,8 @@
 set -euo pipefail
 
 need_apt=()
-for pkg in libhdf5-dev pkg-config libturbojpeg0-dev libjpeg62-turbo-dev; do
+# postgresql: the metadata tests start a throwaway server (initdb in a temp dir).
+for pkg in libhdf5-dev pkg-config libturbojpeg0-dev libjpeg62-turbo-dev postgresql; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -18,13 +19,13 @@ PY=${PYTHON:-python3}
 if ! "$PY" - <<'PYEOF' 2>/dev/null
 import importlib.util, sys
 mods = ["numpy", "pyarrow", "torch", "torchvision", "h5py", "pandas", "matplotlib", "tqdm",
-        "pytest", "ruff", "hatchling", "chromadb", "mypy"]
+        "pytest", "ruff", "hatchling", "chromadb", "mypy", "ray"]
 missing = [m for m in mods if importlib.util.find_spec(m) is None]
 sys.exit(1 if missing else 0)
 PYEOF
 then
   echo "ensure-deps: pip install (python packages)"
-  "$PY" -m pip install -q numpy pyarrow torch torchvision h5py pandas matplotlib tqdm pytest ruff hatchling chromadb mypy
+  "$PY" -m pip install -q numpy pyarrow torch torchvision h5py pandas matplotlib tqdm pytest ruff hatchling chromadb mypy ray
 fi
 
 command -v go >/dev/null || { echo "ensure-deps: Go is required (https://go.dev/dl)" >&2; exit 1; }

@@ -1,17 +1,16 @@
 package metadata
 
 import (
+	"context"
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"os"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"time"
-
-	sqlite3 "github.com/mattn/go-sqlite3"
 
 	"github.com/structure-net/structure-net-data/core/errs"
 )
@@ -62,73 +61,114 @@ type Statistics struct {
 
 // Store is an open metadata database; safe for concurrent use.
 type Store struct {
-	db   *sql.DB
-	path string
+	db       *sql.DB
+	backend  backend
+	retryFor time.Duration
 }
 
-const schema = `
-CREATE TABLE IF NOT EXISTS datasets (
-	name TEXT PRIMARY KEY,
-	doc TEXT NOT NULL,
-	updated_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS usage (
-	usage_id TEXT PRIMARY KEY,
-	experiment_id TEXT NOT NULL,
-	dataset_name TEXT NOT NULL,
-	timestamp TEXT NOT NULL,
-	subset_used TEXT NOT NULL,
-	samples_used INTEGER NOT NULL,
-	doc TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS usage_by_dataset ON usage(dataset_name, timestamp);
-CREATE INDEX IF NOT EXISTS usage_by_experiment ON usage(experiment_id, timestamp);
-`
+// Options tune OpenURI.
+type Options struct {
+	// RetryFor is how long an operation on a PostgreSQL server keeps retrying
+	// after a lost connection (a restart, a failover) before it fails naming
+	// its record; zero means DefaultRetryFor. SQLite does not retry: it waits
+	// for locks on its busy timeout instead.
+	RetryFor time.Duration
+}
 
-// Open opens (creating when absent) the database in dir.
+// DefaultRetryFor is the retry window of Options.RetryFor.
+const DefaultRetryFor = 30 * time.Second
+
+// backend is what differs between SQLite and PostgreSQL.
+type backend interface {
+	bind(query string) string // rewrites '?' placeholders for the driver
+	usageOrder() string       // ORDER BY of the usage history
+	migrations() [][]string
+	lockSchema(ctx context.Context, tx *sql.Tx) error
+	classify(err error) error // an errs-kind error naming the database
+	transient(err error) bool // a lost connection, worth retrying
+	duplicate(err error) bool // a primary-key violation
+	attemptTimeout() time.Duration
+	location() string // the database for messages: never a password
+}
+
+// Open opens (creating when absent) the SQLite database <dir>/metadata.db.
 func Open(dir string) (*Store, error) {
 	if dir == "" {
 		return nil, errs.Invalidf("metadata: empty directory")
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, errs.IOf("metadata: create %s: %v", dir, err)
-	}
-	path := filepath.Join(dir, "metadata.db")
-	// _txlock=immediate takes the write lock at BEGIN, so concurrent writers
-	// queue on busy_timeout instead of failing on a lock upgrade.
-	dsn := "file:" + path + "?_journal_mode=WAL&_busy_timeout=30000&_synchronous=NORMAL&_txlock=immediate&_foreign_keys=on"
-	db, err := sql.Open("sqlite3", dsn)
-	if err != nil {
-		return nil, errs.IOf("metadata: open %s: %v", path, err)
-	}
-	if _, err := db.Exec(schema); err != nil {
-		db.Close()
-		return nil, classify(path, err)
-	}
-	var check string
-	if err := db.QueryRow("PRAGMA quick_check").Scan(&check); err != nil || check != "ok" {
-		db.Close()
-		if err == nil {
-			err = errors.New(check)
+	return openSQLite(filepath.Join(dir, "metadata.db"))
+}
+
+// OpenURI opens the database a URI names: sqlite:///path/metadata.db (the
+// file and its folder are created when absent) or
+// postgresql://user:password@host:port/database (the database must exist;
+// the store creates its tables).
+func OpenURI(uri string, opts Options) (*Store, error) {
+	switch {
+	case strings.HasPrefix(uri, "sqlite://"):
+		path := strings.TrimPrefix(uri, "sqlite://")
+		if path == "" || strings.ContainsAny(path, "?#") {
+			return nil, errs.Invalidf("metadata: %q is not a sqlite:///path/metadata.db URI", uri)
 		}
-		return nil, errs.Corruptf("metadata database %s failed its integrity check (%v); it was left untouched — move it aside to start a new one", path, err)
+		return openSQLite(path)
+	case strings.HasPrefix(uri, "postgresql://"), strings.HasPrefix(uri, "postgres://"):
+		return openPostgres(uri, opts)
 	}
-	return &Store{db: db, path: path}, nil
+	return nil, errs.Invalidf("metadata: unsupported database URI %q: use sqlite:///path/metadata.db or postgresql://user:password@host:port/database", redactURI(uri))
 }
 
-func classify(path string, err error) error {
-	var se sqlite3.Error
-	if errors.As(err, &se) && (se.Code == sqlite3.ErrNotADB || se.Code == sqlite3.ErrCorrupt) {
-		return errs.Corruptf("metadata database %s is not a valid SQLite database (%v); it was left untouched — move it aside to start a new one", path, err)
+// newStore migrates the schema of an opened database and wraps it.
+func newStore(db *sql.DB, b backend, retryFor time.Duration) (*Store, error) {
+	if retryFor <= 0 {
+		retryFor = DefaultRetryFor
 	}
-	if errors.As(err, &se) && (se.Code == sqlite3.ErrBusy || se.Code == sqlite3.ErrLocked) {
-		return errs.Conflictf("metadata database %s is locked: %v", path, err)
+	s := &Store{db: db, backend: b, retryFor: retryFor}
+	err := s.run("create or migrate the schema", func(ctx context.Context, _ int) error { return s.migrate(ctx) })
+	var newer *newerSchemaError
+	if errors.As(err, &newer) {
+		db.Close()
+		return nil, errs.Unsupportedf("metadata database %s has schema version %d, newer than this version of structure-net-data knows (%d); it was left untouched — upgrade structure-net-data to use it", b.location(), newer.have, SchemaVersion)
 	}
-	return errs.IOf("metadata database %s: %v", path, err)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
 }
 
-// Path is the database file.
-func (s *Store) Path() string { return s.path }
+// run calls op until it succeeds, fails for good, or the retry window after
+// a lost connection ends; what names the operation's record in the error.
+func (s *Store) run(what string, op func(ctx context.Context, attempt int) error) error {
+	deadline := time.Now().Add(s.retryFor)
+	delay := 50 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		ctx, cancel := context.Background(), context.CancelFunc(func() {})
+		if t := s.backend.attemptTimeout(); t > 0 {
+			ctx, cancel = context.WithTimeout(ctx, t)
+		}
+		err := op(ctx, attempt)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		var newer *newerSchemaError
+		if errors.As(err, &newer) || hasKind(err) { // decided already: a newer schema, a corrupt record
+			return err
+		}
+		if !s.backend.transient(err) {
+			return s.backend.classify(err)
+		}
+		if time.Now().Add(delay).After(deadline) {
+			return errs.Unavailablef("metadata: could not %s: %s stayed unreachable for %s (%d attempts): %v", what, s.backend.location(), s.retryFor, attempt, s.backend.classify(err))
+		}
+		time.Sleep(delay)
+		delay = min(2*delay, time.Second)
+	}
+}
+
+// Path is the database: its file for SQLite, its server and name (without
+// the password) for PostgreSQL.
+func (s *Store) Path() string { return s.backend.location() }
 
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
@@ -148,23 +188,32 @@ func (s *Store) PutDataset(d Dataset) error {
 	if err != nil {
 		return errs.Invalidf("metadata: %v", err)
 	}
-	_, err = s.db.Exec(`INSERT INTO datasets(name, doc, updated_at) VALUES(?, ?, ?)
-		ON CONFLICT(name) DO UPDATE SET doc=excluded.doc, updated_at=excluded.updated_at`, d.DatasetName, string(doc), d.UpdatedAt)
-	if err != nil {
-		return classify(s.path, err)
-	}
-	return nil
+	q := s.backend.bind(`INSERT INTO datasets(name, doc, updated_at) VALUES(?, ?, ?)
+		ON CONFLICT(name) DO UPDATE SET doc=excluded.doc, updated_at=excluded.updated_at`)
+	return s.run(fmt.Sprintf("record the metadata of dataset %q", d.DatasetName), func(ctx context.Context, _ int) error {
+		_, err := s.db.ExecContext(ctx, q, d.DatasetName, string(doc), d.UpdatedAt)
+		return err
+	})
 }
 
 // GetDataset returns the recorded metadata of name.
 func (s *Store) GetDataset(name string) (*Dataset, error) {
 	var doc string
-	err := s.db.QueryRow(`SELECT doc FROM datasets WHERE name = ?`, name).Scan(&doc)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, errs.NotFoundf("no metadata recorded for dataset %q", name)
-	}
+	found := true
+	q := s.backend.bind(`SELECT doc FROM datasets WHERE name = ?`)
+	err := s.run(fmt.Sprintf("read the metadata of dataset %q", name), func(ctx context.Context, _ int) error {
+		err := s.db.QueryRowContext(ctx, q, name).Scan(&doc)
+		if errors.Is(err, sql.ErrNoRows) {
+			found = false
+			return nil
+		}
+		return err
+	})
 	if err != nil {
-		return nil, classify(s.path, err)
+		return nil, err
+	}
+	if !found {
+		return nil, errs.NotFoundf("no metadata recorded for dataset %q", name)
 	}
 	var d Dataset
 	if err := json.Unmarshal([]byte(doc), &d); err != nil {
@@ -193,10 +242,29 @@ func (s *Store) TrackUsage(u Usage) (string, error) {
 	if err != nil {
 		return "", errs.Invalidf("metadata: %v", err)
 	}
-	_, err = s.db.Exec(`INSERT INTO usage(usage_id, experiment_id, dataset_name, timestamp, subset_used, samples_used, doc)
-		VALUES(?, ?, ?, ?, ?, ?, ?)`, u.UsageID, u.ExperimentID, u.DatasetName, u.Timestamp, u.SubsetUsed, u.SamplesUsed, string(doc))
+	insert := s.backend.bind(`INSERT INTO usage(usage_id, experiment_id, dataset_name, timestamp, subset_used, samples_used, doc)
+		VALUES(?, ?, ?, ?, ?, ?, ?)`)
+	stored := s.backend.bind(`SELECT doc FROM usage WHERE usage_id = ?`)
+	what := fmt.Sprintf("record usage %s (experiment %q, dataset %q, split %q)", u.UsageID, u.ExperimentID, u.DatasetName, u.SubsetUsed)
+	duplicate := false
+	err = s.run(what, func(ctx context.Context, attempt int) error {
+		_, err := s.db.ExecContext(ctx, insert, u.UsageID, u.ExperimentID, u.DatasetName, u.Timestamp, u.SubsetUsed, u.SamplesUsed, string(doc))
+		if err != nil && s.backend.duplicate(err) {
+			// After a lost connection an earlier attempt may have committed:
+			// the record is there once when the stored copy is ours.
+			var have string
+			if attempt > 1 && s.db.QueryRowContext(ctx, stored, u.UsageID).Scan(&have) == nil && have == string(doc) {
+				return nil
+			}
+			duplicate = true
+		}
+		return err
+	})
+	if duplicate {
+		return "", errs.Conflictf("metadata: usage id %s is already recorded", u.UsageID)
+	}
 	if err != nil {
-		return "", classify(s.path, err)
+		return "", err
 	}
 	return u.UsageID, nil
 }
@@ -204,56 +272,64 @@ func (s *Store) TrackUsage(u Usage) (string, error) {
 // History lists usage records in time order, filtered by dataset and/or
 // experiment when those are non-empty.
 func (s *Store) History(datasetName, experimentID string) ([]Usage, error) {
-	q := `SELECT doc FROM usage WHERE (? = '' OR dataset_name = ?) AND (? = '' OR experiment_id = ?) ORDER BY timestamp, rowid`
-	rows, err := s.db.Query(q, datasetName, datasetName, experimentID, experimentID)
+	q := s.backend.bind(`SELECT doc FROM usage WHERE (? = '' OR dataset_name = ?) AND (? = '' OR experiment_id = ?) ORDER BY ` + s.backend.usageOrder())
+	var out []Usage
+	err := s.run("read the usage history", func(ctx context.Context, _ int) error {
+		out = []Usage{}
+		rows, err := s.db.QueryContext(ctx, q, datasetName, datasetName, experimentID, experimentID)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var doc string
+			if err := rows.Scan(&doc); err != nil {
+				return err
+			}
+			var u Usage
+			if err := json.Unmarshal([]byte(doc), &u); err != nil {
+				return errs.Corruptf("usage record is not valid JSON: %v", err)
+			}
+			out = append(out, u)
+		}
+		return rows.Err()
+	})
 	if err != nil {
-		return nil, classify(s.path, err)
+		return nil, err
 	}
-	defer rows.Close()
-	out := []Usage{}
-	for rows.Next() {
-		var doc string
-		if err := rows.Scan(&doc); err != nil {
-			return nil, classify(s.path, err)
-		}
-		var u Usage
-		if err := json.Unmarshal([]byte(doc), &u); err != nil {
-			return nil, errs.Corruptf("usage record is not valid JSON: %v", err)
-		}
-		out = append(out, u)
-	}
-	return out, classifyNil(s.path, rows.Err())
-}
-
-func classifyNil(path string, err error) error {
-	if err == nil {
-		return nil
-	}
-	return classify(path, err)
+	return out, nil
 }
 
 // Stats summarises the usage of one dataset with SQL aggregates.
 func (s *Store) Stats(datasetName string) (*Statistics, error) {
-	st := &Statistics{DatasetName: datasetName, SubsetDistribution: map[string]int64{}}
-	var first, last sql.NullString
-	err := s.db.QueryRow(`SELECT COUNT(*), COUNT(DISTINCT experiment_id), COALESCE(SUM(samples_used), 0), MIN(timestamp), MAX(timestamp)
-		FROM usage WHERE dataset_name = ?`, datasetName).Scan(&st.TotalUses, &st.UniqueExperiments, &st.TotalSamplesUsed, &first, &last)
-	if err != nil {
-		return nil, classify(s.path, err)
-	}
-	st.FirstUsed, st.LastUsed = first.String, last.String
-	rows, err := s.db.Query(`SELECT subset_used, COUNT(*) FROM usage WHERE dataset_name = ? GROUP BY subset_used`, datasetName)
-	if err != nil {
-		return nil, classify(s.path, err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var k string
-		var n int64
-		if err := rows.Scan(&k, &n); err != nil {
-			return nil, classify(s.path, err)
+	totals := s.backend.bind(`SELECT COUNT(*), COUNT(DISTINCT experiment_id), CAST(COALESCE(SUM(samples_used), 0) AS BIGINT), MIN(timestamp), MAX(timestamp)
+		FROM usage WHERE dataset_name = ?`)
+	splits := s.backend.bind(`SELECT subset_used, COUNT(*) FROM usage WHERE dataset_name = ? GROUP BY subset_used`)
+	var st *Statistics
+	err := s.run(fmt.Sprintf("read the usage statistics of dataset %q", datasetName), func(ctx context.Context, _ int) error {
+		st = &Statistics{DatasetName: datasetName, SubsetDistribution: map[string]int64{}}
+		var first, last sql.NullString
+		if err := s.db.QueryRowContext(ctx, totals, datasetName).Scan(&st.TotalUses, &st.UniqueExperiments, &st.TotalSamplesUsed, &first, &last); err != nil {
+			return err
 		}
-		st.SubsetDistribution[k] = n
+		st.FirstUsed, st.LastUsed = first.String, last.String
+		rows, err := s.db.QueryContext(ctx, splits, datasetName)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var k string
+			var n int64
+			if err := rows.Scan(&k, &n); err != nil {
+				return err
+			}
+			st.SubsetDistribution[k] = n
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
 	}
-	return st, classifyNil(s.path, rows.Err())
+	return st, nil
 }

@@ -183,6 +183,20 @@ def _distributed_defaults(rank: int | None, world_size: int | None) -> tuple[int
     return int(rank or 0), int(world_size or 1)
 
 
+def _shared_seed(world_size: int) -> int:
+    """A fresh seed every rank agrees on: ranks that shuffled with seeds of
+    their own would draw overlapping shards and miss samples."""
+    dist = torch.distributed
+    if dist.is_available() and dist.is_initialized():
+        seed = [random_seed() if dist.get_rank() == 0 else None]
+        dist.broadcast_object_list(seed, src=0)  # every rank calls create_dataset, as with DistributedSampler
+        return int(seed[0])
+    raise InvalidArgumentError(
+        f"world_size={world_size} without torch.distributed needs seed= (the same on every rank): "
+        "ranks shuffling with different random seeds would draw overlapping shards"
+    )
+
+
 def _split_transforms(transform: Any) -> tuple[list[Any] | None, Callable[[torch.Tensor], torch.Tensor] | None]:
     """Core transform specs, or a torchvision transform applied to each sample tensor."""
     if transform is None:
@@ -235,6 +249,10 @@ def create_dataset(
     of the test split); ``subset_fraction`` keeps a fraction of both. Subsets,
     shuffling and augmentation are seeded by ``seed`` (a random seed, recorded
     in ``loader.seed``, when None) and never touch global RNG state.
+    Under ``torch.distributed`` (e.g. ``torchrun``) rank and world size come
+    from the process group, and a ``None`` seed is drawn once by rank 0 and
+    broadcast, so the ranks' shards stay disjoint (every rank must call
+    ``create_dataset``, as every rank builds its ``DistributedSampler``).
     For image folders (ImageNet, ``register_image_folder``), ``on_error='skip'``
     replaces unreadable images by the next readable one instead of raising, and
     ``dct_scaling=False`` turns off libjpeg's approximate DCT-domain downscaling.
@@ -259,6 +277,8 @@ def create_dataset(
     if threads is None and num_workers:
         threads = int(num_workers)
     rank, world_size = _distributed_defaults(rank, world_size)
+    if world_size < 1 or not 0 <= rank < world_size:
+        raise InvalidArgumentError(f"rank {rank} is out of range for world_size {world_size}")
     if use_cache is False:
         force_reload = True
 
@@ -272,7 +292,9 @@ def create_dataset(
         md5_override=md5_override,
         **{k: v for k, v in (("on_error", on_error), ("dct_scaling", dct_scaling)) if v is not None},
     )
-    seed = random_seed() if seed is None else int(seed)
+    if seed is None:
+        seed = _shared_seed(world_size) if world_size > 1 else random_seed()
+    seed = int(seed)
     ratio = dataset.test_samples / max(1, dataset.train_samples)
     if isinstance(dataset, _TorchDatasets):
         train_loader, test_loader = _torch_loaders(dataset, batch_size, shuffle, drop_last, seed)

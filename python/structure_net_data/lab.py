@@ -3,7 +3,8 @@ from a parameter space, run in parallel worker processes with the data loaders
 of the dataset the hypothesis names.
 
 Workers are started with the "spawn" method (the Go core cannot run in a forked
-child). Each worker opens its dataset through ``create_dataset``: the decoded
+child), or run as Ray tasks on a cluster with ``LabConfig(executor="ray")``
+(see ``_ray_executor``). Each worker opens its dataset through ``create_dataset``: the decoded
 samples are memory-mapped from the shared cache, so N parallel experiments hold
 one copy of the dataset in the page cache, not N.
 
@@ -95,10 +96,24 @@ class LabConfig:
     default_dataset: str = "mnist"
     device: str = "cpu"
     data_dir: str | None = None
+    #: "local": spawned processes on this machine (the default); "ray": Ray tasks on a cluster.
+    executor: str = "local"
+    #: Ray only: "host:port" (the head's GCS), "ray://host:port" (Ray Client), "auto" (the cluster
+    #: started on this machine), or None: $RAY_ADDRESS, else a Ray of its own on this machine.
+    #: With Ray, the cluster's resources set the parallelism; max_parallel_experiments is not used.
+    ray_address: str | None = None
+    #: Ray only: what each experiment's task asks for (num_cpus, num_gpus, memory, custom resources).
+    resources_per_experiment: dict[str, Any] = field(default_factory=lambda: {"num_cpus": 1, "num_gpus": 0})
+    #: Ray only: how often an experiment whose worker or node died is run again before it is reported failed.
+    max_retries: int = 1
 
     def __post_init__(self) -> None:
         if self.max_parallel_experiments < 1:
             raise ValueError("max_parallel_experiments must be at least 1")
+        if self.executor not in ("local", "ray"):
+            raise ValueError(f"executor must be 'local' or 'ray', got {self.executor!r}")
+        if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int) or self.max_retries < 0:
+            raise ValueError(f"max_retries must be a non-negative integer, got {self.max_retries!r}")
 
 
 class ExperimentStatus(Enum):
@@ -210,6 +225,7 @@ class NeuralArchitectureLab:
         self.results: dict[str, HypothesisResult] = {}
         self.on_experiment_complete: list[Callable[[ExperimentResult, str], Any]] = []
         self.on_hypothesis_complete: list[Callable[[Hypothesis, HypothesisResult], Any]] = []
+        self._ray: Any = None  # the RayExecutor, once connected
 
     def register_hypothesis(self, hypothesis: Hypothesis) -> None:
         if hypothesis.id in self.hypotheses:
@@ -252,7 +268,23 @@ class NeuralArchitectureLab:
             options["data_dir"] = self.config.data_dir
         return options
 
+    def _ray_executor(self) -> Any:
+        """Connects to the Ray cluster on first use; an unreachable one fails here, at once."""
+        if self._ray is None:
+            from ._ray_executor import RayExecutor
+
+            c = self.config
+            executor = RayExecutor(c.ray_address, c.resources_per_experiment, c.max_retries, c.experiment_timeout)
+            executor.connect()
+            self._ray = executor
+        return self._ray
+
     async def _run_one(self, hypothesis: Hypothesis, experiment: Experiment, gate: asyncio.Semaphore) -> Any:
+        if self.config.executor == "ray":
+            options = self._data_options(experiment.parameters)
+            options["experiment_id"] = experiment.id
+            raw = await self._ray_executor().run(hypothesis.test_function, experiment, options)
+            return self._finish(hypothesis, experiment, raw)
         async with gate:
             ctx = multiprocessing.get_context("spawn")
             options = self._data_options(experiment.parameters)
@@ -268,6 +300,10 @@ class NeuralArchitectureLab:
                     raw = {"status": "failed", "error": f"timed out after {self.config.experiment_timeout}s"}
                 except concurrent.futures.process.BrokenProcessPool as e:
                     raw = {"status": "failed", "error": f"worker process died: {e}"}
+        return self._finish(hypothesis, experiment, raw)
+
+    def _finish(self, hypothesis: Hypothesis, experiment: Experiment, raw: dict[str, Any]) -> Any:
+        """Runs the hooks on a finished experiment (in this process, whatever the executor)."""
         result = _to_result(experiment, raw)
         kept: Any = result
         for hook in self.on_experiment_complete:
@@ -282,6 +318,8 @@ class NeuralArchitectureLab:
             raise KeyError(f"unknown hypothesis {hypothesis_id!r}; registered: {sorted(self.hypotheses)}")
         hypothesis = self.hypotheses[hypothesis_id]
         started = time.perf_counter()
+        if self.config.executor == "ray":
+            self._ray_executor()  # an unreachable cluster fails before anything runs
         gate = asyncio.Semaphore(self.config.max_parallel_experiments)
         experiments = self.generate_experiments(hypothesis)
         outcomes = await asyncio.gather(*(self._run_one(hypothesis, e, gate) for e in experiments))

@@ -5,6 +5,11 @@ Records live in a SQLite database (WAL mode) under ``$SND_METADATA_DIR``
 track usage at once without losing records, and a damaged database raises
 :class:`~structure_net_data.errors.CorruptDataError` instead of being
 replaced by an empty one.
+
+A cluster shares one PostgreSQL database instead: set ``$SND_METADATA_URI``
+(or :func:`configure_metadata` with ``MetadataConfig(uri=...)``) to
+``postgresql://user:password@host:port/database``. ``sqlite:///path/metadata.db``
+names a SQLite file the same way.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from typing import Any
 
 from . import _lib
 from ._handle import Handle
-from .errors import NotFoundError
+from .errors import NotFoundError, StructureNetDataError
 
 __all__ = [
     "DatasetMetadata",
@@ -32,9 +37,14 @@ __all__ = [
     "get_dataset_statistics",
     "dataset_metadata_for",
     "metadata_dir",
+    "metadata_uri",
+    "explicit_metadata_uri",
+    "MetadataConfig",
+    "configure_metadata",
 ]
 
 _lib.declare("snd_metadata_open", ctypes.c_char_p, ctypes.POINTER(ctypes.c_uint64))
+_lib.declare("snd_metadata_open_uri", ctypes.c_char_p, ctypes.c_double, ctypes.POINTER(ctypes.c_uint64))
 _lib.declare("snd_metadata_put_dataset", ctypes.c_uint64, ctypes.c_char_p)
 _lib.declare("snd_metadata_get_dataset", ctypes.c_uint64, ctypes.c_char_p, _lib.c_char_pp)
 _lib.declare("snd_metadata_track_usage", ctypes.c_uint64, ctypes.c_char_p, _lib.c_char_pp)
@@ -127,16 +137,82 @@ def metadata_dir() -> Path:
     return Path(base) / "structure-net-data" / "metadata"
 
 
+@dataclass
+class MetadataConfig:
+    """Where the metadata lives.
+
+    ``uri`` is ``sqlite:///path/metadata.db`` or
+    ``postgresql://user:password@host:port/database`` (the database must
+    exist; the store creates and migrates its tables). ``None`` means
+    ``$SND_METADATA_URI``, else the SQLite file in :func:`metadata_dir`.
+    ``retry_seconds`` is how long an operation on a server retries after a
+    lost connection before it fails naming its record.
+    """
+
+    uri: str | None = field(default=None, repr=False)
+    retry_seconds: float = 30.0
+
+    def resolved_uri(self) -> str:
+        return self.uri or metadata_uri()
+
+    def __repr__(self) -> str:  # never shows the password
+        return f"MetadataConfig(uri={_redact(self.uri)!r}, retry_seconds={self.retry_seconds})"
+
+
+_configured: MetadataConfig | None = None
+
+
+def configure_metadata(config: MetadataConfig | None) -> None:
+    """Sets where this process's metadata functions (``track_dataset_usage``...)
+    record; ``None`` goes back to ``$SND_METADATA_URI`` / ``$SND_METADATA_DIR``."""
+    global _configured
+    _configured = config
+
+
+def explicit_metadata_uri() -> str | None:
+    """The URI set by :func:`configure_metadata` or ``$SND_METADATA_URI``; None for the per-machine default."""
+    if _configured is not None and _configured.uri:
+        return _configured.uri
+    return os.environ.get("SND_METADATA_URI") or None
+
+
+def metadata_uri() -> str:
+    """The configured URI, else ``$SND_METADATA_URI``, else the SQLite file in :func:`metadata_dir`."""
+    return explicit_metadata_uri() or "sqlite://" + str(metadata_dir() / "metadata.db")
+
+
+def _redact(uri: str | None) -> str | None:
+    """The URI without its password."""
+    if not uri or "@" not in uri or "://" not in uri:
+        return uri
+    scheme, rest = uri.split("://", 1)
+    userinfo, host = rest.rsplit("@", 1)
+    return f"{scheme}://{userinfo.split(':', 1)[0]}{':***' if ':' in userinfo else ''}@{host}"
+
+
 class MetadataStore(Handle):
-    """A handle on the metadata database in ``directory``."""
+    """A handle on the metadata database in ``directory``, or the one ``config`` names."""
 
     _close_function = "snd_metadata_close"
 
-    def __init__(self, directory: str | Path | None = None) -> None:
-        self.directory = Path(directory) if directory is not None else metadata_dir()
+    def __init__(self, directory: str | Path | None = None, *, config: MetadataConfig | None = None) -> None:
         handle = ctypes.c_uint64()
-        _lib.call("snd_metadata_open", _lib.cstr(str(self.directory)), ctypes.byref(handle))
+        if directory is not None:
+            self.directory: Path | None = Path(directory)
+            self.location = str(self.directory / "metadata.db")
+            _lib.call("snd_metadata_open", _lib.cstr(str(self.directory)), ctypes.byref(handle))
+        else:
+            config = config or _configured or MetadataConfig()
+            uri = config.resolved_uri()
+            self.location = _redact(uri) or ""
+            sqlite_file = uri[len("sqlite://") :] if uri.startswith("sqlite://") else None
+            self.directory = Path(sqlite_file).parent if sqlite_file else None
+            retry = ctypes.c_double(float(config.retry_seconds))
+            _lib.call("snd_metadata_open_uri", _lib.cstr(uri), retry, ctypes.byref(handle))
         self._adopt(handle)
+
+    def __repr__(self) -> str:
+        return f"MetadataStore({self.location!r})"
 
     def _h(self) -> ctypes.c_uint64:
         return ctypes.c_uint64(self.handle)
@@ -168,13 +244,23 @@ _stores_lock = threading.Lock()
 
 
 def _store() -> MetadataStore:
-    # One handle per directory, so changing $SND_METADATA_DIR takes effect.
-    key = str(metadata_dir())
+    # One handle per database, so changing $SND_METADATA_URI / $SND_METADATA_DIR takes effect.
+    config = _configured or MetadataConfig()
+    key = f"{config.resolved_uri()}|{config.retry_seconds}"
     with _stores_lock:
         store = _stores.get(key)
         if store is None:
-            store = _stores[key] = MetadataStore(key)
+            store = _stores[key] = MetadataStore(config=config)
         return store
+
+
+def _store_for(dataset_name: str, experiment_id: str) -> MetadataStore:
+    """The store, or an error naming the usage record that could not be written."""
+    try:
+        return _store()
+    except StructureNetDataError as e:
+        record = f"the use of dataset {dataset_name!r} by experiment {experiment_id!r}"
+        raise type(e)(f"could not record {record}: {e}") from e
 
 
 def save_dataset_metadata(metadata: DatasetMetadata) -> None:
@@ -203,7 +289,7 @@ def track_dataset_usage(
     subset_info = dict(subset_info or {})
     if isinstance(dataset_metadata, DatasetMetadata):
         name, version = dataset_metadata.dataset_name, dataset_metadata.version
-        _store().put_dataset(dataset_metadata)
+        _store_for(name, experiment_id).put_dataset(dataset_metadata)
         transforms = subset_info.pop("transforms", None) or list(dataset_metadata.preprocessing_steps)
     else:
         name = dataset_metadata or original_form.pop("dataset_name", None)
@@ -220,7 +306,7 @@ def track_dataset_usage(
         loading_time = subset_info.pop("loading_time", None)
     if original_form:
         raise TypeError(f"unexpected arguments: {', '.join(original_form)}")
-    return _store().track(
+    return _store_for(name, experiment_id).track(
         {
             "experiment_id": experiment_id,
             "dataset_name": name,
