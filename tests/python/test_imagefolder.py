@@ -442,3 +442,89 @@ def test_prepare_dataset_writes_a_pack_the_loader_uses(imagenet: dict, tmp_path:
         assert d.train_samples == 19 and "train_pack" not in d.info()
     finally:
         d.close()
+
+
+# ---- ImageNet as people really have it: Kaggle's download, torchvision's devkit route ----------
+
+
+def _layouts():
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import imagenet_layouts
+
+    return imagenet_layouts
+
+
+def _labels_in_order(d, split: str) -> list[int]:
+    loader = BatchLoader(d, split, batch_size=64, shuffle=False, seed=0, transforms=["resize", "center_crop"])
+    try:
+        return [int(y) for _, labels in loader for y in labels]
+    finally:
+        loader.close()
+
+
+@pytest.mark.parametrize("level", ["top", "ILSVRC", "CLS-LOC"])
+def test_kaggle_download_opens_with_data_dir_at_any_level(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, level: str
+) -> None:
+    top = tmp_path / "imagenet-object-localization-challenge"
+    want = _layouts().kaggle(top)
+    data_dir = {"top": top, "ILSVRC": top / "ILSVRC", "CLS-LOC": top / "ILSVRC" / "Data" / "CLS-LOC"}[level]
+    monkeypatch.setenv("DATA_DIR", str(data_dir))
+    ds = create_dataset("imagenet", batch_size=5, shuffle=False, seed=0)
+    dataset = ds["test_loader"]._dataset
+    assert dataset.root == str(top / "ILSVRC" / "Data" / "CLS-LOC")
+    assert dataset.classes == want["classes"] and dataset.class_names == want["class_names"]
+    assert [int(y) for _, labels in ds["test_loader"] for y in labels] == want["val_labels"]
+    assert [int(y) for _, labels in ds["train_loader"] for y in labels] == want["train_labels"]
+    info = dataset.info()
+    assert info["test_dir"].endswith("CLS-LOC/val")  # never the unlabelled test/ folder
+    assert info["test_labels"] == str(top / "LOC_val_solution.csv")
+
+
+def test_devkit_route_labels_match_torchvision_imagenet(tmp_path: Path) -> None:
+    """A flat val/ labelled by the devkit (folder, then tarball) or meta.bin gives
+    every image the label torchvision.datasets.ImageNet gives it."""
+    import shutil
+    import tarfile
+
+    import torchvision.datasets.imagenet as tv_imagenet
+
+    layouts = _layouts()
+    root = tmp_path / "data" / "imagenet"
+    want = layouts.devkit(root)
+
+    # torchvision's view: its own val-archive parsing (it moves each image into
+    # its wnid folder) on a copy, then its ImageNet dataset.
+    tv_root = tmp_path / "torchvision"
+    shutil.copytree(root, tv_root)
+    with tarfile.open(tv_root / "ILSVRC2012_img_val.tar", "w") as tar:
+        for f in sorted((tv_root / "val").iterdir()):
+            tar.add(f, arcname=f.name)
+    shutil.rmtree(tv_root / "val")
+    verify = tv_imagenet._verify_archive
+    tv_imagenet._verify_archive = lambda *args, **kwargs: None
+    try:
+        tv = tv_imagenet.ImageNet(str(tv_root), split="val")
+    finally:
+        tv_imagenet._verify_archive = verify
+    theirs = {Path(p).name: label for p, label in tv.samples}
+    assert len(theirs) == len(want["val_files"])
+
+    stash = tmp_path / "stash"
+    stash.mkdir()
+    (root / "meta.bin").rename(stash / "meta.bin")
+    for source in ("ILSVRC2012_devkit_t12", "ILSVRC2012_devkit_t12.tar.gz", "meta.bin"):
+        if source == "ILSVRC2012_devkit_t12.tar.gz":
+            (root / "ILSVRC2012_devkit_t12").rename(stash / "ILSVRC2012_devkit_t12")
+        if source == "meta.bin":
+            (root / "ILSVRC2012_devkit_t12.tar.gz").rename(stash / "ILSVRC2012_devkit_t12.tar.gz")
+            (stash / "meta.bin").rename(root / "meta.bin")
+        d = open_image_folder("imagenet", data_dir=tmp_path / "data")
+        try:
+            assert d.info()["test_labels"] == str(root / source)
+            ours = dict(zip(want["val_files"], _labels_in_order(d, "test"), strict=True))
+            assert ours == theirs, source
+            assert d.classes == tv.wnids
+            assert d.class_names == [", ".join(names) for names in tv.classes]
+        finally:
+            d.close()
