@@ -15,11 +15,11 @@ import (
 )
 
 // UnpicklePlain decodes the pickle at the start of raw, which may hold plain
-// values only: dicts, lists, tuples, sets, str, bytes, numbers, booleans and
-// None (as gopickle types: *types.Dict, *types.List, *types.Tuple, string,
+// values only: dicts, lists, tuples, str, bytes, numbers, booleans and None (as gopickle types: *types.Dict, *types.List, *types.Tuple, string,
 // int, *big.Int, float64...). It returns the value and the bytes it took.
 //
-// Every global (a class or a function) and every persistent id is refused,
+// Every global (a class or a function; but the two that rebuild bytes) and
+// every persistent id is refused,
 // so a hostile pickle cannot make anything run or be built; lengths are
 // checked against the data before gopickle allocates for them.
 func UnpicklePlain(raw []byte) (any, int, error) {
@@ -45,11 +45,21 @@ func unpicklePlain(raw []byte) (obj any, err error) {
 		}
 	}()
 	u := pickle.NewUnpickler(bytes.NewReader(raw))
-	u.FindClass = func(module, name string) (any, error) { return nil, unsupportedGlobal{module, name} }
+	u.FindClass = findPlainGlobal
 	u.PersistentLoad = func(id any) (any, error) {
 		return nil, fmt.Errorf("the pickle refers to stored tensors (persistent id %v); only plain values are read", id)
 	}
 	return u.Load()
+}
+
+// findPlainGlobal allows only what pickles of bytes at protocol 2 call (pure
+// functions returning bytes); every other global is refused.
+func findPlainGlobal(module, name string) (any, error) {
+	switch module + "." + name {
+	case "_codecs.encode", "__builtin__.bytes", "builtins.bytes":
+		return findNumpyGlobal(module, name)
+	}
+	return nil, unsupportedGlobal{module, name}
 }
 
 // legacyTorchMagic opens a torch.save file in the format before torch 1.6.
