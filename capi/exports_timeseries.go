@@ -310,6 +310,21 @@ func snd_ts_delete(store C.uint64_t, experimentID *C.snd_cchar, errOut **C.char)
 	return onHandle(store, errOut, func(s *timeseries.Store) error { return s.Delete(goString(experimentID)) })
 }
 
+//export snd_ts_repair
+func snd_ts_repair(store C.uint64_t, experimentID *C.snd_cchar, jsonOut **C.char, errOut **C.char) (rc C.int) {
+	defer guard(&rc, errOut)
+	s, err := lookup[*timeseries.Store](uint64(store))
+	if err != nil {
+		return fail(errOut, err)
+	}
+	rep, err := s.Repair(goString(experimentID))
+	if err != nil {
+		return fail(errOut, err)
+	}
+	b, _ := json.Marshal(rep)
+	return status(errOut, setString(jsonOut, string(b)))
+}
+
 //export snd_ts_list
 func snd_ts_list(store C.uint64_t, jsonOut **C.char, errOut **C.char) C.int {
 	return onHandle(store, errOut, func(s *timeseries.Store) error {

@@ -117,3 +117,13 @@ int snd_ts_delete(uint64_t store, snd_cchar* experiment_id, char** err_out);
 
 /*! JSON array of the experiment ids with a history, sorted. Free with snd_free. */
 int snd_ts_list(uint64_t store, char** json_out, char** err_out);
+
+/*! Repairs experiment_id's history after a writer died with it open (the
+ *  HDF5 superblock still marked open for writing, which plain HDF5 readers
+ *  refuse; or a JSON append cut short): every committed row is kept and the
+ *  file closed cleanly. A clean history is left as it is. json_out:
+ *  {"id", "path", "backend", "damage" ("" when clean), "repaired", "rows"}.
+ *  Free with snd_free.
+ *  @return SND_ERR_CONFLICT while a live writer holds the history;
+ *          SND_ERR_NOT_FOUND when there is none. */
+int snd_ts_repair(uint64_t store, snd_cchar* experiment_id, char** json_out, char** err_out);

@@ -19,13 +19,13 @@ PY=${PYTHON:-python3}
 if ! "$PY" - <<'PYEOF' 2>/dev/null
 import importlib.util, sys
 mods = ["numpy", "pyarrow", "torch", "torchvision", "h5py", "pandas", "matplotlib", "tqdm",
-        "pytest", "ruff", "hatchling", "chromadb", "mypy", "ray"]
+        "pytest", "ruff", "hatchling", "chromadb", "mypy", "ray", "scipy"]
 missing = [m for m in mods if importlib.util.find_spec(m) is None]
 sys.exit(1 if missing else 0)
 PYEOF
 then
   echo "ensure-deps: pip install (python packages)"
-  "$PY" -m pip install -q numpy pyarrow torch torchvision h5py pandas matplotlib tqdm pytest ruff hatchling chromadb mypy ray
+  "$PY" -m pip install -q numpy pyarrow torch torchvision h5py pandas matplotlib tqdm pytest ruff hatchling chromadb mypy ray scipy
 fi
 
 command -v go >/dev/null || { echo "ensure-deps: Go is required (https://go.dev/dl)" >&2; exit 1; }

@@ -418,6 +418,13 @@ func pyTruth(v any) bool {
 // argument before reading it, so without this a corrupt 8-byte length would
 // ask for terabytes.
 func checkPickleBounds(b []byte) error {
+	_, err := pickleEnd(b)
+	return err
+}
+
+// pickleEnd is checkPickleBounds for the pickle at the start of b; it
+// returns the offset just past its STOP opcode (more may follow).
+func pickleEnd(b []byte) (int, error) {
 	i := 0
 	need := func(n uint64) error {
 		if n > uint64(len(b)-i) {
@@ -432,7 +439,7 @@ func checkPickleBounds(b []byte) error {
 		var width int // bytes of the length prefix, for counted arguments
 		switch op {
 		case '.': // STOP
-			return nil
+			return i, nil
 		case '(', '0', '1', '2', 'N', 'Q', 'R', 'a', 'b', 'd', '}', 'e', 'l', ']', 'o', 's', 't', ')', 'u',
 			0x81, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8f, 0x90, 0x91, 0x92, 0x93, 0x94, 0x97, 0x98:
 			continue
@@ -444,43 +451,43 @@ func checkPickleBounds(b []byte) error {
 			for range lines {
 				nl := bytes.IndexByte(b[i:], '\n')
 				if nl < 0 {
-					return fmt.Errorf("opcode %q at offset %d has no line end (truncated?)", op, at)
+					return 0, fmt.Errorf("opcode %q at offset %d has no line end (truncated?)", op, at)
 				}
 				i += nl + 1
 			}
 			continue
 		case 'K', 'h', 'q', 0x80, 0x82:
 			if err := need(1); err != nil {
-				return err
+				return 0, err
 			}
 			i++
 			continue
 		case 'M', 0x83:
 			if err := need(2); err != nil {
-				return err
+				return 0, err
 			}
 			i += 2
 			continue
 		case 'J', 'j', 'r', 0x84:
 			if err := need(4); err != nil {
-				return err
+				return 0, err
 			}
 			i += 4
 			continue
 		case 'G':
 			if err := need(8); err != nil {
-				return err
+				return 0, err
 			}
 			i += 8
 			continue
 		case 0x95: // FRAME: its contents are ordinary opcodes, so only the size is skipped
 			if err := need(8); err != nil {
-				return err
+				return 0, err
 			}
 			size := binary.LittleEndian.Uint64(b[i:])
 			i += 8
 			if err := need(size); err != nil {
-				return err
+				return 0, err
 			}
 			continue
 		case 'U', 'C', 0x8c, 0x8a:
@@ -490,10 +497,10 @@ func checkPickleBounds(b []byte) error {
 		case 0x8d, 0x8e, 0x96:
 			width = 8
 		default:
-			return fmt.Errorf("unknown opcode 0x%02x at offset %d", op, at)
+			return 0, fmt.Errorf("unknown opcode 0x%02x at offset %d", op, at)
 		}
 		if err := need(uint64(width)); err != nil {
-			return err
+			return 0, err
 		}
 		var n uint64
 		switch width {
@@ -506,11 +513,11 @@ func checkPickleBounds(b []byte) error {
 		}
 		i += width
 		if err := need(n); err != nil {
-			return err
+			return 0, err
 		}
 		i += int(n)
 	}
-	return fmt.Errorf("no STOP opcode (truncated?)")
+	return 0, fmt.Errorf("no STOP opcode (truncated?)")
 }
 
 // ReadCIFARBinary decodes the binary CIFAR format: fixed records of labelBytes

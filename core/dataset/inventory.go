@@ -59,24 +59,29 @@ func SourceFiles(name, dataDir string, md5Override map[string]string) ([]FileChe
 	case "mnist":
 		return mnistFiles(dataDir, &opt)
 	case "cifar10":
-		return cifarFiles(dataDir, &opt, "cifar-10-batches-py", "cifar-10-batches-bin", CIFAR10Archive, CIFAR10Files, ".bin")
+		return cifarFiles(dataDir, &opt, name, "cifar-10-batches-py", "cifar-10-batches-bin", CIFAR10Archive, CIFAR10Files, ".bin")
 	case "cifar100":
-		return cifarFiles(dataDir, &opt, "cifar-100-python", "cifar-100-binary", CIFAR100Archive, CIFAR100Files, ".bin")
+		return cifarFiles(dataDir, &opt, name, "cifar-100-python", "cifar-100-binary", CIFAR100Archive, CIFAR100Files, ".bin")
 	}
 	return nil, errs.Unsupportedf("dataset %q has no built-in source files (want mnist, cifar10 or cifar100)", name)
 }
 
+// mnistFiles lists the files in the folder the loader would read (the most
+// complete of the places it looks, torchvision's MNIST/raw when none has any).
 func mnistFiles(dataDir string, opt *FetchOptions) ([]FileCheck, error) {
-	raw := filepath.Join(dataDir, "MNIST", "raw")
+	places, best, err := findMNIST(dataDir)
+	if err != nil {
+		return nil, err
+	}
+	dir := places[best].dir
 	var out []FileCheck
 	for _, f := range MNISTFiles {
-		gz := filepath.Join(raw, f.Name)
-		inflated := strings.TrimSuffix(gz, ".gz")
 		n := len(out)
-		for _, c := range []FileCheck{
-			{Name: f.Name, Path: gz, MD5: opt.md5(f)},
-			{Name: filepath.Base(inflated), Path: inflated},
-		} {
+		for _, name := range mnistForms(f) {
+			c := FileCheck{Name: name, Path: filepath.Join(dir, name)}
+			if strings.HasSuffix(name, ".gz") {
+				c.MD5 = opt.md5(f) // the published archive's, whatever its name
+			}
 			if err := stat(&c); err != nil {
 				return nil, err
 			}
@@ -85,48 +90,52 @@ func mnistFiles(dataDir string, opt *FetchOptions) ([]FileCheck, error) {
 			}
 		}
 		if len(out) == n {
-			out = append(out, FileCheck{Name: f.Name, Path: gz, MD5: opt.md5(f), Status: FileMissing})
+			out = append(out, FileCheck{Name: f.Name, Path: filepath.Join(dir, f.Name), MD5: opt.md5(f), Status: FileMissing})
 		}
 	}
 	return out, nil
 }
 
-func cifarFiles(dataDir string, opt *FetchOptions, pyDir, binDir string, archive RemoteFile, files []RemoteFile, binSuffix string) ([]FileCheck, error) {
-	var py, bin []FileCheck
-	pyMissing, binMissing := 0, 0
-	for _, f := range files {
-		c := FileCheck{Name: f.Name, Path: filepath.Join(dataDir, pyDir, f.Name), MD5: opt.md5(f)}
-		b := FileCheck{Name: f.Name + binSuffix, Path: filepath.Join(dataDir, binDir, f.Name+binSuffix)}
-		for _, x := range []*FileCheck{&c, &b} {
-			if err := stat(x); err != nil {
-				return nil, err
-			}
-		}
-		if c.Status == FileMissing {
-			pyMissing++
-		}
-		if b.Status == FileMissing {
-			binMissing++
-		}
-		py, bin = append(py, c), append(bin, b)
-	}
-	arch := FileCheck{Name: archive.Name, Path: filepath.Join(dataDir, archive.Name), MD5: opt.md5(archive)}
-	if err := stat(&arch); err != nil {
+// cifarFiles lists the files the loader would read: the python batches,
+// else a complete binary folder, else the archive it would extract, each
+// where the loader finds it (see findCIFAR).
+func cifarFiles(dataDir string, opt *FetchOptions, name, pyDir, binDir string, archive RemoteFile, files []RemoteFile, binSuffix string) ([]FileCheck, error) {
+	l := cifarLayout{name: name, pyDir: pyDir, binDir: binDir, archive: archive, files: files, all: files}
+	found, err := findCIFAR(dataDir, l, files)
+	if err != nil {
 		return nil, err
 	}
-	// The reader takes the python batches, else a complete binary folder,
-	// else extracts the archive: list what it would read.
-	out := py
-	if pyMissing > 0 && binMissing == 0 {
-		out = bin
-	} else if arch.Status != FileMissing {
-		for i := range out {
-			if out[i].Status == FileMissing {
-				out[i].Status = FileArchived
+	var out []FileCheck
+	switch {
+	case found.binDir != "" && found.pyDir == "":
+		for _, f := range files {
+			out = append(out, FileCheck{Name: f.Name + binSuffix, Path: filepath.Join(found.binDir, f.Name+binSuffix)})
+		}
+	default:
+		dir := found.pyDir
+		if dir == "" {
+			dir = filepath.Join(dataDir, pyDir)
+			if found.archive != "" {
+				dir = filepath.Join(found.archiveRoot, pyDir)
 			}
 		}
+		for _, f := range files {
+			out = append(out, FileCheck{Name: f.Name, Path: filepath.Join(dir, f.Name), MD5: opt.md5(f)})
+		}
 	}
-	if arch.Status != FileMissing {
+	for i := range out {
+		if err := stat(&out[i]); err != nil {
+			return nil, err
+		}
+		if out[i].Status == FileMissing && found.archive != "" {
+			out[i].Status = FileArchived
+		}
+	}
+	if found.archive != "" {
+		arch := FileCheck{Name: archive.Name, Path: found.archive, MD5: opt.md5(archive)}
+		if err := stat(&arch); err != nil {
+			return nil, err
+		}
 		out = append(out, arch)
 	}
 	return out, nil

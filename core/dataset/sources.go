@@ -117,7 +117,7 @@ func LocateAndLoad(ctx context.Context, name, dataDir, split string, opt FetchOp
 		}
 		return loadCIFAR(ctx, dataDir, &opt, cifarLayout{
 			name: name, pyDir: "cifar-10-batches-py", binDir: "cifar-10-batches-bin",
-			archive: CIFAR10Archive, files: files, labelBytes: 1,
+			archive: CIFAR10Archive, files: files, all: CIFAR10Files, labelBytes: 1,
 		})
 	case "cifar100":
 		files := CIFAR100Files[1:]
@@ -126,72 +126,55 @@ func LocateAndLoad(ctx context.Context, name, dataDir, split string, opt FetchOp
 		}
 		return loadCIFAR(ctx, dataDir, &opt, cifarLayout{
 			name: name, pyDir: "cifar-100-python", binDir: "cifar-100-binary",
-			archive: CIFAR100Archive, files: files, labelBytes: 2,
+			archive: CIFAR100Archive, files: files, all: CIFAR100Files, labelBytes: 2,
 		})
 	}
 	return nil, nil, errs.Invalidf("dataset %q has no built-in reader (want mnist, cifar10 or cifar100)", name)
 }
 
 func loadMNIST(ctx context.Context, dataDir, split string, opt *FetchOptions) (*Split, []string, error) {
-	raw := filepath.Join(dataDir, "MNIST", "raw")
-	prefix := "train"
+	want := []int{0, 1} // indices into MNISTFiles: images, labels
 	if split == "test" {
-		prefix = "t10k"
+		want = []int{2, 3}
 	}
-	images := RemoteFile{Name: prefix + "-images-idx3-ubyte.gz"}
-	labels := RemoteFile{Name: prefix + "-labels-idx1-ubyte.gz"}
-	for _, f := range MNISTFiles {
-		switch f.Name {
-		case images.Name:
-			images.MD5 = f.MD5
-		case labels.Name:
-			labels.MD5 = f.MD5
+	// The first folder holding this split's two files serves it. Only files
+	// that were already there are verified: fresh downloads were checked on
+	// arrival. Files read inflated have no published MD5.
+	locate := func(verify bool) ([]string, error) {
+		places, best, err := findMNIST(dataDir)
+		if err != nil {
+			return nil, err
 		}
-	}
-
-	// torchvision inflates the .gz next to itself; either form will do, and
-	// the inflated one is faster to read. Only files that were already there
-	// are verified: fresh downloads were checked on arrival.
-	locate := func(f RemoteFile, verify bool) (string, error) {
-		inflated := filepath.Join(raw, strings.TrimSuffix(f.Name, ".gz"))
-		if ok, err := fileExists(inflated); ok || err != nil {
-			return inflated, err
-		}
-		gz := filepath.Join(raw, f.Name)
-		if ok, err := fileExists(gz); !ok || err != nil {
-			return "", err
-		}
-		if verify && opt.md5(f) != "" {
-			if err := VerifyMD5(gz, opt.md5(f)); err != nil {
-				return "", err
+		for _, p := range places {
+			if !p.has(want...) {
+				continue
 			}
-		}
-		return gz, nil
-	}
-	find := func(verify bool) (paths, missing []string, err error) {
-		for _, f := range []RemoteFile{images, labels} {
-			p, err := locate(f, verify)
-			if err != nil {
-				return nil, nil, err
+			paths := []string{p.paths[want[0]], p.paths[want[1]]}
+			for k, path := range paths {
+				f := MNISTFiles[want[k]]
+				if verify && strings.HasSuffix(path, ".gz") && opt.md5(f) != "" {
+					if err := VerifyMD5(path, opt.md5(f)); err != nil {
+						return nil, err
+					}
+				}
 			}
-			if p == "" {
-				missing = append(missing, f.Name)
-			}
-			paths = append(paths, p)
+			return paths, nil
 		}
-		return paths, missing, nil
+		return nil, mnistMissingError(places, best)
 	}
-	paths, missing, err := find(opt.VerifyExisting)
-	if err != nil {
+	paths, err := locate(opt.VerifyExisting)
+	if err != nil && errs.KindOf(err) != errs.ErrNotFound {
 		return nil, nil, err
 	}
-	if len(missing) > 0 {
+	if err != nil {
 		if !opt.Download {
-			return nil, nil, errs.NotFoundf("mnist: %s split: %s missing from %s; enable download or copy the files there",
-				split, strings.Join(missing, ", "), raw)
+			return nil, nil, err
 		}
-		// Like torchvision, fetch the whole set so the folder is complete for
-		// the other split too.
+		// Like torchvision, fetch the whole set into <root>/MNIST/raw so the
+		// folder is complete for the other split too.
+		raw := mnistPlaces(dataDir)[0]
+		var fetch []RemoteFile
+		var names []string
 		for _, f := range MNISTFiles {
 			gz := filepath.Join(raw, f.Name)
 			if ok, err := anyExists(gz, strings.TrimSuffix(gz, ".gz")); ok || err != nil {
@@ -200,15 +183,16 @@ func loadMNIST(ctx context.Context, dataDir, split string, opt *FetchOptions) (*
 				}
 				continue
 			}
+			fetch, names = append(fetch, f), append(names, f.Name)
+		}
+		for _, f := range fetch {
 			if _, err := FetchFirst(ctx, opt.Client, opt.mirrors(MNISTMirrors), f.Name, raw, opt.md5(f), opt.Progress); err != nil {
-				return nil, nil, sameKind(err, "mnist: %s split: %s missing from %s and the download failed: %w",
-					split, strings.Join(missing, ", "), raw, err)
+				return nil, nil, sameKind(err, "mnist: %s missing from %s and the download failed: %w",
+					strings.Join(names, ", "), raw, err)
 			}
 		}
-		if paths, missing, err = find(false); err != nil {
-			return nil, nil, err
-		} else if len(missing) > 0 {
-			return nil, nil, errs.IOf("mnist: %s vanished from %s right after download", strings.Join(missing, ", "), raw)
+		if paths, err = locate(false); err != nil {
+			return nil, nil, sameKind(err, "mnist: right after the download: %v", err)
 		}
 	}
 	s, err := ReadMNIST(paths[0], paths[1])
@@ -223,53 +207,53 @@ type cifarLayout struct {
 	name          string
 	pyDir, binDir string
 	archive       RemoteFile
-	files         []RemoteFile
+	files         []RemoteFile // this split's
+	all           []RemoteFile // both splits', for messages
 	labelBytes    int
 }
 
 func loadCIFAR(ctx context.Context, dataDir string, opt *FetchOptions, l cifarLayout) (*Split, []string, error) {
-	pyDir := filepath.Join(dataDir, l.pyDir)
-	binDir := filepath.Join(dataDir, l.binDir)
-	pyPaths := make([]string, len(l.files))
-	binPaths := make([]string, len(l.files))
-	for i, f := range l.files {
-		pyPaths[i] = filepath.Join(pyDir, f.Name)
-		binPaths[i] = filepath.Join(binDir, f.Name+".bin")
-	}
-
-	missing, err := missingFiles(pyPaths)
+	found, err := findCIFAR(dataDir, l, l.files)
 	if err != nil {
 		return nil, nil, err
 	}
-	if len(missing) > 0 {
-		binMissing, err := missingFiles(binPaths)
+	if found.pyDir == "" && found.binDir != "" {
+		binPaths := make([]string, len(l.files))
+		for i, f := range l.files {
+			binPaths[i] = filepath.Join(found.binDir, f.Name+".bin")
+		}
+		s, err := ReadCIFARBinary(binPaths, l.labelBytes)
 		if err != nil {
 			return nil, nil, err
 		}
-		if len(binMissing) == 0 {
-			s, err := ReadCIFARBinary(binPaths, l.labelBytes)
-			if err != nil {
+		return s, binPaths, nil
+	}
+	if found.pyDir == "" {
+		root, err := fetchCIFARArchive(ctx, dataDir, opt, l, found)
+		if err != nil {
+			return nil, nil, err
+		}
+		found.pyDir = filepath.Join(root, l.pyDir)
+		for _, f := range l.files {
+			if ok, err := isRegularFile(filepath.Join(found.pyDir, f.Name)); err != nil {
 				return nil, nil, err
+			} else if !ok {
+				return nil, nil, errs.Corruptf("%s: %s did not contain %s/%s", l.name, l.archive.Name, l.pyDir, f.Name)
 			}
-			return s, binPaths, nil
-		}
-		if err := fetchCIFARArchive(ctx, dataDir, opt, l, missing); err != nil {
-			return nil, nil, err
-		}
-		if missing, err = missingFiles(pyPaths); err != nil {
-			return nil, nil, err
-		} else if len(missing) > 0 {
-			return nil, nil, errs.Corruptf("%s: %s did not contain %s", l.name, l.archive.Name, strings.Join(missing, ", "))
 		}
 	} else if opt.VerifyExisting {
-		for i, f := range l.files {
+		for _, f := range l.files {
 			if opt.md5(f) == "" {
 				continue
 			}
-			if err := VerifyMD5(pyPaths[i], opt.md5(f)); err != nil {
+			if err := VerifyMD5(filepath.Join(found.pyDir, f.Name), opt.md5(f)); err != nil {
 				return nil, nil, err
 			}
 		}
+	}
+	pyPaths := make([]string, len(l.files))
+	for i, f := range l.files {
+		pyPaths[i] = filepath.Join(found.pyDir, f.Name)
 	}
 	s, err := ReadCIFARPickle(pyPaths, true)
 	if err != nil {
@@ -278,48 +262,68 @@ func loadCIFAR(ctx context.Context, dataDir string, opt *FetchOptions, l cifarLa
 	return s, pyPaths, nil
 }
 
-// fetchCIFARArchive gets the python archive into dataDir and extracts it. An
-// archive already sitting there (e.g. copied by hand after a failed download)
-// is used as is, after checking its MD5 since nothing verified it on arrival.
-func fetchCIFARArchive(ctx context.Context, dataDir string, opt *FetchOptions, l cifarLayout, missing []string) error {
-	archive := filepath.Join(dataDir, l.archive.Name)
-	names := make([]string, len(missing))
-	for i, m := range missing {
-		names[i] = filepath.Base(m)
-	}
-	ok, err := fileExists(archive)
-	if err != nil {
-		return err
-	}
+// fetchCIFARArchive extracts the python archive found next to the data, or
+// downloads it into dataDir first, and returns the folder it extracted into.
+// An archive already sitting there (e.g. copied by hand after a failed
+// download) is used as is, after checking its MD5 since nothing verified it
+// on arrival.
+func fetchCIFARArchive(ctx context.Context, dataDir string, opt *FetchOptions, l cifarLayout, found cifarFound) (string, error) {
+	archive, root := found.archive, found.archiveRoot
 	downloaded := false
 	switch {
-	case ok && opt.md5(l.archive) == "":
-	case ok:
+	case archive != "" && opt.md5(l.archive) == "":
+	case archive != "":
 		if err := VerifyMD5(archive, opt.md5(l.archive)); err != nil {
-			return sameKind(err, "%s: %s missing from %s, and the archive found at %s is damaged (delete it to download again): %v",
-				l.name, strings.Join(names, ", "), filepath.Join(dataDir, l.pyDir), archive, err)
+			return "", sameKind(err, "%s: the batches are not extracted, and the archive found at %s is damaged (delete it to download again): %v",
+				l.name, archive, err)
 		}
 	case !opt.Download:
-		return errs.NotFoundf("%s: %s missing from %s; enable download, or copy %s (or the extracted %s folder) into %s",
-			l.name, strings.Join(names, ", "), filepath.Join(dataDir, l.pyDir), l.archive.Name, l.pyDir, dataDir)
+		return "", cifarMissingError(dataDir, l)
 	default:
+		root, archive = dataDir, filepath.Join(dataDir, l.archive.Name)
 		if _, err := FetchFirst(ctx, opt.Client, opt.mirrors(CIFARMirrors), l.archive.Name, dataDir, opt.md5(l.archive), opt.Progress); err != nil {
-			return sameKind(err, "%s: %s missing from %s and the download failed: %w",
-				l.name, strings.Join(names, ", "), filepath.Join(dataDir, l.pyDir), err)
+			return "", sameKind(err, "%s: %s missing from %s and the download failed: %w",
+				l.name, strings.Join(cifarMissing(filepath.Join(dataDir, l.pyDir), l.all), ", "), filepath.Join(dataDir, l.pyDir), err)
 		}
 		downloaded = true
 	}
-	if err := ExtractTarGz(archive, dataDir); err != nil {
-		return err
+	if err := ExtractTarGz(archive, root); err != nil {
+		return "", err
 	}
 	// Keep an archive the user placed; one we fetched is redundant once extracted.
 	if downloaded {
 		// Not there any more is fine: a concurrent load removed it first.
 		if err := os.Remove(archive); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return errs.IOf("%s: removing %s after extraction: %v", l.name, archive, err)
+			return "", errs.IOf("%s: removing %s after extraction: %v", l.name, archive, err)
 		}
 	}
-	return nil
+	return root, nil
+}
+
+// cifarMissing lists the files of all (both splits) not in dir.
+func cifarMissing(dir string, all []RemoteFile) []string {
+	var out []string
+	for _, f := range all {
+		if ok, _ := isRegularFile(filepath.Join(dir, f.Name)); !ok {
+			out = append(out, f.Name)
+		}
+	}
+	return out
+}
+
+// cifarMissingError names every file of both splits missing from the most
+// complete batches folder, and every place looked in.
+func cifarMissingError(dataDir string, l cifarLayout) error {
+	dirs := append(joinAll(cifarRoots(dataDir, l.name), l.pyDir), dataDir)
+	best, missing := dirs[0], cifarMissing(dirs[0], l.all)
+	for _, d := range dirs[1:] {
+		if m := cifarMissing(d, l.all); len(m) < len(missing) {
+			best, missing = d, m
+		}
+	}
+	return errs.NotFoundf("%s: %s missing from %s (looked in %s and for %s in %s); enable download, or copy %s (or the extracted %s folder) into %s",
+		l.name, strings.Join(missing, ", "), best, cifarPlaces(dataDir, l), l.archive.Name,
+		strings.Join(cifarRoots(dataDir, l.name), ", "), l.archive.Name, l.pyDir, dataDir)
 }
 
 func fileExists(path string) (bool, error) {
@@ -343,20 +347,6 @@ func anyExists(paths ...string) (bool, error) {
 		}
 	}
 	return false, nil
-}
-
-func missingFiles(paths []string) ([]string, error) {
-	var missing []string
-	for _, p := range paths {
-		ok, err := fileExists(p)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			missing = append(missing, p)
-		}
-	}
-	return missing, nil
 }
 
 // sameKind re-wraps cause with more context while keeping its kind, so that

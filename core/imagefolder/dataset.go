@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -60,11 +61,18 @@ type Dataset struct {
 	Config     *dataset.Config
 	Root       string
 	Classes    []string // class folder names (wnids for ImageNet); label = index
-	ClassNames []string // human-readable names (from LOC_synset_mapping.txt), else Classes
-	Train      *Split
-	Test       *Split
-	opts       OpenOptions
-	refs       atomic.Int32
+	ClassNames []string // human-readable names (LOC_synset_mapping.txt, the devkit or meta.bin), else Classes
+	// ClassSource is the file that fixed the class list, "" for the folders.
+	ClassSource string
+	Train       *Split
+	Test        *Split
+	opts        OpenOptions
+	refs        atomic.Int32
+
+	// The devkit and torchvision's meta.bin, read once when first needed.
+	kit       *Devkit
+	torchMeta *TorchMeta
+	metaRead  bool
 
 	badMu sync.Mutex
 	bad   map[string]string // unreadable file -> error, each logged once
@@ -77,6 +85,8 @@ type Split struct {
 	List  *List // nil when Pack serves the split
 	Pack  *Pack
 	Stats ScanStats
+	// LabelSource is the ground-truth file that labelled a flat folder.
+	LabelSource string
 }
 
 // Len is the number of samples.
@@ -234,20 +244,30 @@ func splitDirs(cfg *dataset.Config, root string) (string, string) {
 	return train, test
 }
 
-// loadClasses fixes the label of every class: the sorted wnids of a
-// LOC_synset_mapping.txt next to the data when there is one (so a partial
-// ImageNet tree keeps the real labels), else the sorted class folders of
-// the train split (torchvision's ImageFolder order).
+// loadClasses fixes the label of every class. The first of these that is
+// there decides: a LOC_synset_mapping.txt next to the data (Kaggle's), the
+// devkit's meta.mat (its 1000 leaf synsets), torchvision's meta.bin, each
+// giving the sorted wnids (so a partial ImageNet tree keeps the real labels)
+// and their names; else the sorted class folders of the train split
+// (torchvision's ImageFolder order).
 func (d *Dataset) loadClasses(trainDir, testDir string) error {
-	if m := findUp(d.Root, 3, "LOC_synset_mapping.txt"); m != "" {
+	if m := findUp(d.Root, rootLevels, "LOC_synset_mapping.txt"); m != "" {
 		wnids, names, err := ReadSynsetMapping(m)
 		if err != nil {
 			return err
 		}
-		d.Classes = wnids
-		for _, w := range wnids {
-			d.ClassNames = append(d.ClassNames, names[w])
-		}
+		d.setClasses(wnids, names, m)
+		return d.checkClassCount()
+	}
+	if err := d.readMeta(); err != nil {
+		return err
+	}
+	switch {
+	case d.kit != nil:
+		d.setClasses(d.kit.Classes, d.kit.Names, d.kit.Path)
+		return d.checkClassCount()
+	case d.torchMeta != nil:
+		d.setClasses(d.torchMeta.Classes, d.torchMeta.Names, d.torchMeta.Path)
 		return d.checkClassCount()
 	}
 	dir := trainDir
@@ -255,7 +275,8 @@ func (d *Dataset) loadClasses(trainDir, testDir string) error {
 		dir = testDir
 	}
 	if dir == "" || !hasSubdirs(dir) {
-		return errs.NotFoundf("dataset %q: no class folders in %s and no LOC_synset_mapping.txt to name the classes", d.Config.Name, d.Root)
+		return errs.NotFoundf("dataset %q: no class folders in %s and nothing naming the classes (LOC_synset_mapping.txt, %s/%s, %s or %s)",
+			d.Config.Name, d.Root, DevkitDir, devkitMeta, DevkitTarball, TorchvisionMeta)
 	}
 	classes, err := ClassDirs(dir)
 	if err != nil {
@@ -264,6 +285,69 @@ func (d *Dataset) loadClasses(trainDir, testDir string) error {
 	d.Classes = classes
 	d.ClassNames = classes
 	return d.checkClassCount()
+}
+
+func (d *Dataset) setClasses(wnids []string, names map[string]string, source string) {
+	d.Classes = wnids
+	d.ClassNames = make([]string, len(wnids))
+	for i, w := range wnids {
+		d.ClassNames[i] = names[w]
+		if d.ClassNames[i] == "" {
+			d.ClassNames[i] = w
+		}
+	}
+	d.ClassSource = source
+}
+
+// readMeta reads, once, ImageNet's devkit (the ILSVRC2012_devkit_t12 folder
+// or its tarball, at or above the root) and torchvision's meta.bin (in the
+// root) when they are there. A damaged one is an error, not skipped: it
+// would silently change the labels.
+func (d *Dataset) readMeta() error {
+	if d.metaRead {
+		return nil
+	}
+	d.metaRead = true
+	if p := findUp(d.Root, rootLevels, filepath.Join(DevkitDir, devkitMeta), DevkitTarball); p != "" {
+		if strings.HasSuffix(p, devkitMeta) {
+			p = filepath.Dir(filepath.Dir(p))
+		}
+		k, err := ReadDevkit(p)
+		if err != nil {
+			return err
+		}
+		d.kit = k
+	}
+	if p := findUp(d.Root, 0, TorchvisionMeta); p != "" {
+		m, err := ReadTorchMeta(p)
+		if err != nil {
+			return err
+		}
+		d.torchMeta = m
+	}
+	return nil
+}
+
+// flatLabels finds the ground truth of a folder of images without class
+// folders: LOC_val_solution.csv or val_labels.txt at or above it, else the
+// devkit's validation ground truth, else meta.bin's val_wnids.
+func (d *Dataset) flatLabels(dir string) (map[string]string, string, error) {
+	if gt := findUp(dir, splitLevels, "LOC_val_solution.csv", "val_labels.txt"); gt != "" {
+		labels, err := ReadValLabels(gt)
+		return labels, gt, err
+	}
+	if err := d.readMeta(); err != nil {
+		return nil, "", err
+	}
+	if d.kit != nil && d.kit.ValLabels != nil {
+		return d.kit.ValLabels, d.kit.Path, nil
+	}
+	if d.torchMeta != nil && len(d.torchMeta.ValLabels) > 0 {
+		return d.torchMeta.ValLabels, d.torchMeta.Path, nil
+	}
+	return nil, "", errs.NotFoundf("dataset %q: %s has no class folders and no ground truth for its images: looked for "+
+		"LOC_val_solution.csv or val_labels.txt (\"<file> <wnid>\" lines) in it and the %d folders above, %s (with %s) or %s at or above %s, and %s in %s",
+		d.Config.Name, dir, splitLevels, DevkitDir, devkitTruth, DevkitTarball, d.Root, TorchvisionMeta, d.Root)
 }
 
 func (d *Dataset) checkClassCount() error {
@@ -302,15 +386,11 @@ func (d *Dataset) openSplit(name, dir string) (*Split, error) {
 	if hasSubdirs(dir) {
 		s.List, _, err = ScanTree(dir, d.classIndex())
 	} else {
-		gt := findUp(dir, 3, "LOC_val_solution.csv", "val_labels.txt")
-		if gt == "" {
-			return nil, errs.NotFoundf("dataset %q: %s has no class folders and no ground-truth file (LOC_val_solution.csv or val_labels.txt with \"<file> <wnid>\" lines) next to it",
-				d.Config.Name, dir)
-		}
-		labels, lerr := ReadValLabels(gt)
+		labels, source, lerr := d.flatLabels(dir)
 		if lerr != nil {
 			return nil, lerr
 		}
+		s.LabelSource = source
 		s.List, err = ScanFlat(dir, labels, d.classIndex())
 	}
 	if err != nil {
@@ -378,7 +458,7 @@ func (d *Dataset) Skipped() map[string]string {
 // sample counts and classes, the splits' folders, packs and scan counts.
 func (d *Dataset) Info() map[string]any {
 	cfg := d.Config.Clone()
-	info := map[string]any{"root": d.Root, "classes": d.Classes, "class_names": d.ClassNames}
+	info := map[string]any{"root": d.Root, "classes": d.Classes, "class_names": d.ClassNames, "class_source": d.ClassSource}
 	files, hits, size := []string{}, 0, int64(0)
 	for _, sp := range []struct {
 		key string
@@ -390,6 +470,7 @@ func (d *Dataset) Info() map[string]any {
 			files = append(files, sp.s.Dir)
 			info[sp.key+"_dir"] = sp.s.Dir
 			info[sp.key+"_scan"] = sp.s.Stats
+			info[sp.key+"_labels"] = sp.s.LabelSource
 			if sp.s.Pack != nil {
 				hits++
 				size += sp.s.Pack.Size()

@@ -1,16 +1,28 @@
 // Package imagefolder owns datasets stored as image files in class folders:
-// ImageNet (train/<wnid>/*.JPEG, val/ in class folders or flat with
-// LOC_val_solution.csv or val_labels.txt) and any root/<class>/**/<image>
-// tree. It scans them in torchvision ImageFolder order, decodes JPEG with
+// ImageNet (train/<wnid>/*.JPEG, val/ in class folders or flat) and any
+// root/<class>/**/<image> tree. It scans them in torchvision ImageFolder order, decodes JPEG with
 // libjpeg-turbo through cgo (only the region a crop needs, and reduced by
 // 1/2, 1/4 or 1/8 in the DCT domain when the resize that follows allows it)
 // and PNG with Go's decoder, and serves samples to package loader through
 // an image pipeline (package transform).
 //
-// Classes: sorted folder names (torchvision), except that a
-// LOC_synset_mapping.txt at or above the root fixes the class list to its
-// sorted wnids, so a partial ImageNet tree keeps ImageNet's label indices
-// and gains readable names. Hidden files and folders are skipped; so are
+// ImageNet layouts: <data>/imagenet/{train,val}; Kaggle's download
+// (ILSVRC/Data/CLS-LOC/{train,val,test} with LOC_synset_mapping.txt and
+// LOC_val_solution.csv beside ILSVRC/, DATA_DIR at any of those three
+// levels; the unlabelled test/ is never the evaluation split); torchvision's
+// root (flat val/ with ILSVRC2012_devkit_t12/ or ILSVRC2012_devkit_t12.tar.gz,
+// and its meta.bin).
+//
+// Classes: sorted folder names (torchvision), except that a class list
+// found beside the data fixes them to its sorted wnids, so a partial
+// ImageNet tree keeps ImageNet's label indices and gains readable names. The
+// first found decides: LOC_synset_mapping.txt, the devkit's meta.mat (its
+// leaf synsets, num_children == 0; the 860 inner ones are not classes; read
+// by package matfile), torchvision's meta.bin (a torch.save'd tuple read by
+// a pickle reader that refuses every class and function). A flat val/ takes
+// its labels from LOC_val_solution.csv or val_labels.txt, else the devkit's
+// ILSVRC2012_validation_ground_truth.txt (line n: the ILSVRC2012_ID of
+// ILSVRC2012_val_<n>), else meta.bin's val_wnids. Hidden files and folders are skipped; so are
 // image formats other than JPEG and PNG (counted in ScanStats). Unreadable
 // folders are skipped with a warning, symlinked folders are followed once
 // (loops are detected), broken links are counted.
@@ -20,7 +32,7 @@
 // replaced by the next readable sample of the split (file order, wrapping)
 // with the replaced sample's augmentation seed, so batches keep their size
 // and runs stay reproducible; each bad file is logged once and listed by
-// Dataset.Skipped. ImageNet's devkit meta.mat is not read.
+// Dataset.Skipped.
 //
 // # Prepared pack (prepare_dataset)
 //

@@ -344,12 +344,26 @@ func ReadValLabels(path string) (map[string]string, error) {
 	return out, nil
 }
 
+// How far above a dataset's root (rootLevels) or a split's folder
+// (splitLevels) the files describing it are looked for. Kaggle's ImageNet
+// keeps LOC_synset_mapping.txt and LOC_val_solution.csv beside ILSVRC/, three
+// levels above its root ILSVRC/Data/CLS-LOC and four above CLS-LOC/val.
+const (
+	rootLevels  = 3
+	splitLevels = rootLevels + 1
+)
+
 // findUp looks for one of names in dir and its parents, up to levels up.
 func findUp(dir string, levels int, names ...string) string {
+	return findUpAny(dir, levels, false, names...)
+}
+
+// findUpAny is findUp for files (dirs false) or folders (dirs true).
+func findUpAny(dir string, levels int, dirs bool, names ...string) string {
 	for i := 0; i <= levels; i++ {
 		for _, n := range names {
 			p := filepath.Join(dir, n)
-			if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+			if fi, err := os.Stat(p); err == nil && fi.IsDir() == dirs {
 				return p
 			}
 		}
@@ -382,11 +396,12 @@ func hasSubdirs(dir string) bool {
 }
 
 // LocateImageNet finds an ImageNet-style root (with train/ or val/) under
-// dataDir: dataDir/imagenet, dataDir/ILSVRC2012, the Kaggle layout
-// .../ILSVRC/Data/CLS-LOC, or dataDir itself.
+// dataDir: dataDir/imagenet, dataDir/ILSVRC2012, Kaggle's layout
+// ILSVRC/Data/CLS-LOC (with dataDir at the folder the archive unpacked to,
+// at its ILSVRC/, or at CLS-LOC itself), or dataDir itself.
 func LocateImageNet(dataDir string) (string, error) {
 	var tried []string
-	for _, c := range []string{"imagenet", "ImageNet", "ILSVRC2012", "imagenet/ILSVRC/Data/CLS-LOC", "ILSVRC/Data/CLS-LOC", "."} {
+	for _, c := range []string{"imagenet", "ImageNet", "ILSVRC2012", "imagenet/ILSVRC/Data/CLS-LOC", "ILSVRC/Data/CLS-LOC", "Data/CLS-LOC", "."} {
 		root := filepath.Join(dataDir, c)
 		tried = append(tried, root)
 		if isDir(filepath.Join(root, "train")) || isDir(filepath.Join(root, "val")) {

@@ -8,13 +8,14 @@
     snd search [--where JSON] ...    a filtered query over stored experiments
     snd history KEY                  a training history: summary, last epochs, --csv export
     snd history ls                   stored histories
+    snd history repair KEY | --all   make histories a killed writer left open readable again
 
 Also ``python -m structure_net_data`` (and ``python -m data_factory``).
 Exit status: 0 ok, 1 error (one line on stderr), 2 usage error.
 Folders default to the library's: ``$DATA_DIR``, ``$SND_CACHE_DIR``,
 ``$SND_CHROMA_DIR``, ``$SND_TIMESERIES_DIR``, else the user cache.
 
-``history`` takes actions (``show``, the default, and ``ls``); a new one is
+``history`` takes actions (``show``, the default, ``ls`` and ``repair``); a new one is
 a function added with :func:`history_action` (see ``_history_ls``).
 """
 
@@ -747,6 +748,42 @@ def _history_ls(args: argparse.Namespace) -> int:
     else:
         for k in keys:
             print(k)
+    return 0
+
+
+def _history_repair_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("keys", nargs="*", metavar="KEY", help="the histories to repair")
+    p.add_argument("--all", action="store_true", help="every stored history (those a live writer holds are left alone)")
+    p.add_argument("--json", action="store_true", help="print the reports as JSON")
+
+
+@history_action(
+    "repair", "make histories a killed writer left open readable again (as h5clear -s)", _history_repair_arguments
+)
+def _history_repair(args: argparse.Namespace) -> int:
+    from .errors import ConflictError
+
+    if bool(args.keys) == bool(args.all):
+        raise UsageError("name the histories to repair, or pass --all")
+    reports = []
+    with _storage(args) as storage:
+        for key in storage.list_histories() if args.all else args.keys:
+            try:
+                reports.append(storage.repair(key))
+            except ConflictError as e:
+                if not args.all:
+                    raise
+                reports.append({"id": key, "in_use": _one_line(str(e))})
+    if args.json:
+        _print_json(reports)
+        return 0
+    for r in reports:
+        if "in_use" in r:
+            print(f"{r['id']}: left alone: {r['in_use']}")
+        elif r["repaired"]:
+            print(f"{r['id']}: repaired ({r['damage']}); {r['rows']} epochs kept in {r['path']}")
+        else:
+            print(f"{r['id']}: clean, {r['rows']} epochs ({r['path']})")
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -27,9 +28,16 @@ __all__ = [
     "register_format_opener",
 ]
 
-#: Opened datasets of this process, by cache key (``name`` or ``name@data_dir``).
-#: Later ``create_dataset`` calls reuse them; ``force_reload=True`` replaces them.
+#: Opened datasets of this process, by cache key: ``name`` or ``name@data_dir``,
+#: followed by ``?option=value&...`` for every option that changes what the
+#: dataset yields and differs from the registered default (image folders:
+#: ``on_error``, ``dct_scaling``; ``use_pack=False`` after ``force_reload``).
+#: Later ``create_dataset`` calls with the same key reuse them; a call that
+#: asks for something else opens its own; ``force_reload=True`` replaces them.
 DATASET_CACHE: dict[str, Dataset] = {}
+#: What each cached dataset was opened from (its registered config, loader
+#: class and cache folder): a key whose registration changed since is reopened.
+_CACHE_SOURCES: dict[str, str] = {}
 _cache_lock = threading.Lock()
 
 ARRAY_FORMATS = ("mnist", "cifar10", "cifar100")
@@ -43,8 +51,54 @@ def register_format_opener(fmt: str, opener: Callable[..., Any]) -> None:
     _FORMAT_OPENERS[fmt] = opener
 
 
-def _cache_key(name: str, data_dir: str | None) -> str:
-    return name if data_dir is None else f"{name}@{os.path.abspath(data_dir)}"
+def _cache_key(name: str, data_dir: str | None, options: dict[str, Any] | None = None) -> str:
+    key = name if data_dir is None else f"{name}@{os.path.abspath(data_dir)}"
+    if options:
+        key += "?" + "&".join(f"{k}={options[k]!r}" for k in sorted(options))
+    return key
+
+
+def _key_name(key: str) -> str:
+    return key.split("?", 1)[0].split("@", 1)[0]
+
+
+def _yield_options(config: DatasetConfig, force_reload: bool, format_options: dict[str, Any]) -> dict[str, Any]:
+    """The options of this call that change what the dataset yields, where they
+    differ from the registered defaults (so equal requests share one key).
+
+    Every ``create_dataset`` option was audited: batch size, subsets, seed,
+    shuffling, transforms, ranks, threads, device are per loader, built fresh
+    on every call; ``download``, ``progress``, ``mirrors`` and ``md5_override``
+    decide how files arrive, not what they hold (checksums are verified);
+    ``data_dir`` is in the key and the registration in ``_CACHE_SOURCES``.
+    What is left is below.
+    """
+    if config.format != "imagefolder":
+        return dict(format_options)  # another format's opener: any option may matter
+    metadata = config.metadata or {}
+    defaults = {"on_error": metadata.get("on_error") or "raise", "dct_scaling": bool(metadata.get("dct_scaling", True))}
+    out: dict[str, Any] = {}
+    for k, v in format_options.items():
+        if k == "dct_scaling" and isinstance(v, (bool, int, np.bool_)):
+            v = bool(v)
+        if defaults.get(k, object()) != v:
+            out[k] = v
+    if force_reload:
+        out["use_pack"] = False  # the folder is scanned even when a prepared pack exists
+    return out
+
+
+def _source_of(config: DatasetConfig, loader_class: type | None) -> str:
+    loader = None if loader_class is None else f"{loader_class.__module__}.{loader_class.__qualname__}"
+    return json.dumps(
+        {
+            "config": config.to_json(),
+            "loader": [loader, id(loader_class)],
+            "cache_dir": os.environ.get("SND_CACHE_DIR"),
+        },
+        sort_keys=True,
+        default=str,
+    )
 
 
 def get_dataset(
@@ -58,22 +112,30 @@ def get_dataset(
     md5_override: dict[str, str] | None = None,
     **format_options: Any,
 ) -> Dataset:
-    """Returns the opened dataset, from :data:`DATASET_CACHE` when it is there.
+    """Returns the opened dataset, from :data:`DATASET_CACHE` when one opened
+    with the same data folder, registration and yield-changing options is there.
 
     ``format_options`` go to the opener of the config's format (image folders
-    take ``on_error`` and ``dct_scaling``); array formats accept none.
+    take ``on_error`` and ``dct_scaling``); array formats and custom loaders
+    accept none.
     """
     config = get_dataset_config(dataset_name)
     if data_dir is None:
         data_dir = os.environ.get("DATA_DIR") or None
     data_dir = str(data_dir) if data_dir is not None else None
-    key = _cache_key(dataset_name, data_dir)
+    loader_class = get_loader_class(dataset_name)
+    key = _cache_key(dataset_name, data_dir, _yield_options(config, force_reload, format_options))
+    source = _source_of(config, loader_class)
     with _cache_lock:
         cached = DATASET_CACHE.get(key)
-        if cached is not None and not force_reload:
+        if cached is not None and not force_reload and _CACHE_SOURCES.get(key) == source:
             return cached
-    loader_class = get_loader_class(dataset_name)
     if loader_class is not None:
+        if format_options:
+            raise InvalidArgumentError(
+                f"{', '.join(format_options)} only apply to image folders; {dataset_name!r} is served by "
+                f"{loader_class.__name__}, which does not take them"
+            )
         dataset = _open_custom(config, loader_class)
     elif config.format in ARRAY_FORMATS:
         if format_options:
@@ -101,6 +163,7 @@ def get_dataset(
     with _cache_lock:
         old = DATASET_CACHE.get(key)
         DATASET_CACHE[key] = dataset
+        _CACHE_SOURCES[key] = source
     if old is not None and old is not dataset:
         old.close()
     return dataset
@@ -144,8 +207,10 @@ class _TorchDatasets:
 def clear_dataset_cache(dataset_name: str | None = None) -> int:
     """Drops cached datasets (all, or those of one name exactly); returns how many."""
     with _cache_lock:
-        keys = [k for k in DATASET_CACHE if dataset_name is None or k.split("@", 1)[0] == dataset_name]
+        keys = [k for k in DATASET_CACHE if dataset_name is None or _key_name(k) == dataset_name]
         dropped = [DATASET_CACHE.pop(k) for k in keys]
+        for k in keys:
+            _CACHE_SOURCES.pop(k, None)
     for d in dropped:
         d.close()
     return len(dropped)

@@ -84,6 +84,7 @@ _lib.declare("snd_ts_result_close", _u64p)
 _lib.declare("snd_ts_summary", ctypes.c_uint64, ctypes.c_char_p, _lib.c_char_pp)
 _lib.declare("snd_ts_delete", ctypes.c_uint64, ctypes.c_char_p)
 _lib.declare("snd_ts_list", ctypes.c_uint64, _lib.c_char_pp)
+_lib.declare("snd_ts_repair", ctypes.c_uint64, ctypes.c_char_p, _lib.c_char_pp)
 
 _COMPRESSIONS = ("gzip", "lzf", "none")
 _NUMERIC = {"float64": np.float64, "int64": np.int64, "bool": np.bool_}
@@ -691,6 +692,24 @@ class TimeSeriesStorage:
         """Deletes a history. Raises NotFoundError when there is none and
         ConflictError while another writer streams to it."""
         _lib.call("snd_ts_delete", self._h(), self._key(storage_key))
+
+    def repair(self, storage_key: str) -> dict[str, Any]:
+        """Repairs a history whose writer was killed with it open, as ``h5clear -s``
+        would and more: a killed HDF5 writer leaves the file marked "open for
+        writing", which plain HDF5 readers refuse (``h5py.File(path, 'r')``:
+        "file is already open for write"). The repair keeps every committed
+        epoch, drops anything after them (also a JSON append cut short) and
+        closes the file cleanly; a clean history is left alone. Opening a
+        writer on the history does the same. Raises ConflictError while a live
+        writer holds it (its file is marked open too, rightly).
+
+        Returns ``{"id", "path", "backend", "damage" ("" when clean),
+        "repaired", "rows"}``.
+        """
+        return _lib.call_json("snd_ts_repair", self._h(), self._key(storage_key))
+
+    #: Another name for :meth:`repair`.
+    recover = repair
 
     def history_path(self, storage_key: str) -> Path:
         """The file holding a history, for reading it with h5py or pandas

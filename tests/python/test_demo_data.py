@@ -66,3 +66,68 @@ def test_library_loads_the_converted_files(converted: Path) -> None:
     np.testing.assert_array_equal(labels, test_y)
     # Normalised with MNIST's own statistics, real digits come out near zero mean and unit std.
     assert abs(float(images.mean())) < 0.15 and 0.8 < float(images.std()) < 1.2
+
+
+# The layouts people keep MNIST in: DATA_DIR itself holding the four files
+# (raw or .gz, or with Kaggle's dotted names), <DATA_DIR>/mnist/, <DATA_DIR>/MNIST/,
+# torchvision's <DATA_DIR>/MNIST/raw, and DATA_DIR at torchvision's MNIST/ folder.
+LAYOUTS = {
+    "flat": (".", "raw", "."),
+    "flat-gz": (".", "gz", "."),
+    "flat-dotted": (".", "dotted", "."),
+    "mnist/": ("mnist", "gz", "."),
+    "MNIST/": ("MNIST", "raw", "."),
+    "torchvision": ("MNIST/raw", "gz", "."),
+    "DATA_DIR=MNIST": ("MNIST/raw", "raw", "MNIST"),
+}
+
+
+def _place(converted: Path, folder: Path, form: str, prefixes: tuple[str, ...] = ("train", "t10k")) -> None:
+    import gzip
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for prefix in prefixes:
+        for kind in ("images-idx3", "labels-idx1"):
+            name = f"{prefix}-{kind}-ubyte"
+            data = (converted / "MNIST" / "raw" / name).read_bytes()
+            if form == "gz":
+                (folder / f"{name}.gz").write_bytes(gzip.compress(data, mtime=0))
+            elif form == "dotted":
+                (folder / name.replace("-idx", ".idx")).write_bytes(data)
+            else:
+                (folder / name).write_bytes(data)
+
+
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+def test_mnist_layouts_load_the_same_digits(
+    converted: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, layout: str
+) -> None:
+    folder, form, data_dir = LAYOUTS[layout]
+    root = tmp_path / "data"
+    _place(converted, root / folder, form)
+    monkeypatch.setenv("DATA_DIR", str(root / data_dir))
+    ds = snd.create_dataset("mnist", download=False, progress=False, batch_size=1000, seed=0, shuffle=False)
+    for split, prefix in (("train", "train"), ("test", "t10k")):
+        want_x, want_y = _split(converted, prefix)
+        images, labels = collect(ds[f"{split}_loader"])
+        np.testing.assert_array_equal(labels, want_y)
+        np.testing.assert_allclose(images, normalize(want_x[:, None], MNIST_MEAN, MNIST_STD), atol=1e-6)
+
+
+def test_missing_mnist_files_are_all_named_at_once(converted: Path, tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    root.mkdir()
+    with pytest.raises(snd.errors.NotFoundError) as e:
+        snd.create_dataset("mnist", data_dir=root, download=False, progress=False)
+    text = str(e.value)
+    for name in ("train-images", "train-labels", "t10k-images", "t10k-labels"):
+        assert f"{name}-idx" in text
+    for place in (root / "MNIST" / "raw", root / "mnist", root / "MNIST"):
+        assert str(place) in text
+    # The train files in place and the test files absent: both test files are named, no train file.
+    _place(converted, root, "raw", ("train",))
+    with pytest.raises(snd.errors.NotFoundError) as e:
+        snd.create_dataset("mnist", data_dir=root, download=False, progress=False)
+    text = str(e.value)
+    assert "missing t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz" in text
+    assert "missing train" not in text and f"{root} has train-images-idx3-ubyte" in text

@@ -442,3 +442,163 @@ def test_prepare_dataset_writes_a_pack_the_loader_uses(imagenet: dict, tmp_path:
         assert d.train_samples == 19 and "train_pack" not in d.info()
     finally:
         d.close()
+
+
+# ---- ImageNet as people really have it: Kaggle's download, torchvision's devkit route ----------
+
+
+def _layouts():
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import imagenet_layouts
+
+    return imagenet_layouts
+
+
+def _labels_in_order(d, split: str) -> list[int]:
+    loader = BatchLoader(d, split, batch_size=64, shuffle=False, seed=0, transforms=["resize", "center_crop"])
+    try:
+        return [int(y) for _, labels in loader for y in labels]
+    finally:
+        loader.close()
+
+
+@pytest.mark.parametrize("level", ["top", "ILSVRC", "CLS-LOC"])
+def test_kaggle_download_opens_with_data_dir_at_any_level(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, level: str
+) -> None:
+    top = tmp_path / "imagenet-object-localization-challenge"
+    want = _layouts().kaggle(top)
+    data_dir = {"top": top, "ILSVRC": top / "ILSVRC", "CLS-LOC": top / "ILSVRC" / "Data" / "CLS-LOC"}[level]
+    monkeypatch.setenv("DATA_DIR", str(data_dir))
+    ds = create_dataset("imagenet", batch_size=5, shuffle=False, seed=0)
+    dataset = ds["test_loader"]._dataset
+    assert dataset.root == str(top / "ILSVRC" / "Data" / "CLS-LOC")
+    assert dataset.classes == want["classes"] and dataset.class_names == want["class_names"]
+    assert [int(y) for _, labels in ds["test_loader"] for y in labels] == want["val_labels"]
+    assert [int(y) for _, labels in ds["train_loader"] for y in labels] == want["train_labels"]
+    info = dataset.info()
+    assert info["test_dir"].endswith("CLS-LOC/val")  # never the unlabelled test/ folder
+    assert info["test_labels"] == str(top / "LOC_val_solution.csv")
+
+
+def test_devkit_route_labels_match_torchvision_imagenet(tmp_path: Path) -> None:
+    """A flat val/ labelled by the devkit (folder, then tarball) or meta.bin gives
+    every image the label torchvision.datasets.ImageNet gives it."""
+    import shutil
+    import tarfile
+
+    import torchvision.datasets.imagenet as tv_imagenet
+
+    layouts = _layouts()
+    root = tmp_path / "data" / "imagenet"
+    want = layouts.devkit(root)
+
+    # torchvision's view: its own val-archive parsing (it moves each image into
+    # its wnid folder) on a copy, then its ImageNet dataset.
+    tv_root = tmp_path / "torchvision"
+    shutil.copytree(root, tv_root)
+    with tarfile.open(tv_root / "ILSVRC2012_img_val.tar", "w") as tar:
+        for f in sorted((tv_root / "val").iterdir()):
+            tar.add(f, arcname=f.name)
+    shutil.rmtree(tv_root / "val")
+    verify = tv_imagenet._verify_archive
+    tv_imagenet._verify_archive = lambda *args, **kwargs: None
+    try:
+        tv = tv_imagenet.ImageNet(str(tv_root), split="val")
+    finally:
+        tv_imagenet._verify_archive = verify
+    theirs = {Path(p).name: label for p, label in tv.samples}
+    assert len(theirs) == len(want["val_files"])
+
+    stash = tmp_path / "stash"
+    stash.mkdir()
+    (root / "meta.bin").rename(stash / "meta.bin")
+    for source in ("ILSVRC2012_devkit_t12", "ILSVRC2012_devkit_t12.tar.gz", "meta.bin"):
+        if source == "ILSVRC2012_devkit_t12.tar.gz":
+            (root / "ILSVRC2012_devkit_t12").rename(stash / "ILSVRC2012_devkit_t12")
+        if source == "meta.bin":
+            (root / "ILSVRC2012_devkit_t12.tar.gz").rename(stash / "ILSVRC2012_devkit_t12.tar.gz")
+            (stash / "meta.bin").rename(root / "meta.bin")
+        d = open_image_folder("imagenet", data_dir=tmp_path / "data")
+        try:
+            assert d.info()["test_labels"] == str(root / source)
+            ours = dict(zip(want["val_files"], _labels_in_order(d, "test"), strict=True))
+            assert ours == theirs, source
+            assert d.classes == tv.wnids
+            assert d.class_names == [", ".join(names) for names in tv.classes]
+        finally:
+            d.close()
+
+
+# ---- per-call options are part of what is cached ------------------------------------------------
+
+
+@pytest.fixture
+def large_imagenet(tmp_path: Path) -> dict:
+    """Val images large enough for DCT scaling (shorter side > 2 x 256), one of them corrupt."""
+    data = tmp_path / "data"
+    root = data / "imagenet"
+    make_tree(root / "train", WNIDS[:2], 2, seed=5)
+    val = []
+    for ci, cls in enumerate(WNIDS[:2]):
+        for i in range(2):
+            path = root / "val" / cls / f"ILSVRC2012_val_{ci * 2 + i + 1:08d}.JPEG"
+            save(textured(700 + 40 * i, 560 + 30 * ci, 77 + ci * 10 + i), path, "rgb")
+            val.append(path)
+    bad = root / "val" / WNIDS[1] / "ILSVRC2012_val_00000009.JPEG"
+    bad.write_bytes(val[0].read_bytes()[:2000])  # truncated
+    return {"data_dir": data, "val": val, "bad": bad}
+
+
+def _expected_val(paths: list[Path], dct: bool) -> torch.Tensor:
+    specs = ["resize", "center_crop", "normalize"]
+    return torch.stack([apply_transforms(p, specs, dct_scaling=dct)[0] for p in paths])
+
+
+def test_per_call_options_are_never_served_from_a_cache_opened_with_others(large_imagenet: dict) -> None:
+    from structure_net_data import factory
+
+    kwargs = {"data_dir": large_imagenet["data_dir"], "batch_size": 5, "shuffle": False, "seed": 0}
+    first = create_dataset("imagenet", **kwargs)
+    with pytest.raises(errors.CorruptDataError):  # the default: on_error='raise'
+        epoch(first["test_loader"])
+
+    # The issue's call: different options in the same process must give what they ask for.
+    second = create_dataset("imagenet", dct_scaling=False, on_error="skip", **kwargs)
+    assert second["test_loader"]._dataset is not first["test_loader"]._dataset
+    images = torch.cat([x for x, _ in second["test_loader"]])
+    assert images.shape[0] == 5  # the truncated image was replaced, not raised
+    exact = _expected_val(large_imagenet["val"], dct=False)
+    assert torch.equal(images[:4], exact)  # dct_scaling=False: torchvision's exact pixels
+    dct = _expected_val(large_imagenet["val"], dct=True)
+    assert not torch.equal(exact, dct)  # the images are large enough for DCT scaling to matter
+
+    # The defaults again: the first dataset, still DCT-scaled and still raising.
+    third = create_dataset("imagenet", **kwargs)
+    assert third["test_loader"]._dataset is first["test_loader"]._dataset
+    loader = BatchLoader(third["test_loader"]._dataset, "test", batch_size=4, shuffle=False, seed=0)
+    got, _ = next(iter(loader))
+    loader.close()
+    assert torch.equal(got, dct)
+    # Equal requests share one dataset; explicit defaults are the defaults.
+    again = create_dataset("imagenet", dct_scaling=False, on_error="skip", **kwargs)
+    assert again["test_loader"]._dataset is second["test_loader"]._dataset
+    explicit = create_dataset("imagenet", dct_scaling=True, on_error="raise", **kwargs)
+    assert explicit["test_loader"]._dataset is first["test_loader"]._dataset
+    assert len(factory.DATASET_CACHE) == 2
+    # A bad value is checked, not ignored because a dataset is cached.
+    with pytest.raises(errors.InvalidArgumentError):
+        create_dataset("imagenet", on_error="ignore", **kwargs)
+
+
+def test_reregistered_folder_is_reopened_not_served_stale(tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    make_tree(a, ["cat", "dog"], 2, seed=1)
+    make_tree(b, ["ant", "bee", "cow"], 1, seed=2)
+    register_image_folder("moving", a, input_shape=(3, 32, 32))
+    first = create_dataset("moving", batch_size=4)
+    assert first["train_loader"]._dataset.classes == ["cat", "dog"]
+    register_image_folder("moving", b, input_shape=(3, 32, 32), replace=True)
+    second = create_dataset("moving", batch_size=4)
+    assert second["train_loader"]._dataset.classes == ["ant", "bee", "cow"]
+    assert len(second["train_loader"].dataset) == 3

@@ -479,6 +479,16 @@ def test_dataset_cache_keys_and_instant_reuse(data_dir: Path) -> None:
     assert snd.clear_dataset_cache("mnist") == 1 and not DATASET_CACHE
 
 
+def test_image_options_on_a_cached_array_dataset_raise(data_dir: Path) -> None:
+    """Options an array dataset cannot honour are refused, also when it is cached."""
+    write_mnist(data_dir)
+    mnist(data_dir, batch_size=50)
+    for options in ({"on_error": "skip"}, {"dct_scaling": False}):
+        with pytest.raises(InvalidArgumentError, match="image folders"):
+            mnist(data_dir, batch_size=50, **options)
+    assert len(factory.DATASET_CACHE) == 1
+
+
 # ---- fork safety ---------------------------------------------------------------------------------------------
 
 _FORK_CHILD = textwrap.dedent(
@@ -579,6 +589,8 @@ def test_numpy_dataset_loader_goes_through_the_core(unregister) -> None:
     assert len(ds["train_loader"]) == 3
     snd.create_dataset("toy_numpy", batch_size=8, seed=0)
     assert calls == ["toy_numpy"]  # the second call was served by DATASET_CACHE
+    with pytest.raises(InvalidArgumentError, match="ToyLoader"):
+        snd.create_dataset("toy_numpy", batch_size=8, seed=0, on_error="skip")  # never ignored
 
 
 def test_non_array_dataset_loader_uses_torch_dataloader(unregister) -> None:

@@ -547,6 +547,98 @@ def test_sigkill_mid_stream_loses_at_most_the_epoch_being_written(tmp_path, back
         check_script_rows(s.retrieve_training_history("crash")[0], len(rows) + 5)
 
 
+def _kill_mid_stream(tmp_path, folder, exp_id, target):
+    """Starts a writer process, SIGKILLs it mid-append; returns the epochs it acknowledged."""
+    p = start_writer(tmp_path, folder, "hdf5", exp_id, 0)
+    acked = 0
+    for line in p.stdout:
+        acked = int(line)
+        if acked >= target:
+            break
+    p.send_signal(signal.SIGKILL)
+    rest, err = p.stdout.read(), p.stderr.read()
+    p.wait()
+    for line in rest.split():
+        acked = int(line)
+    assert acked >= target, err
+    return acked
+
+
+def _read_plain(path):
+    """What a user does: h5py without swmr=True."""
+    with h5py.File(path, "r") as f:
+        return f["epoch"][()].tolist(), f["loss"][()].tolist()
+
+
+def _check_plain(path, rows):
+    epochs, losses = _read_plain(path)
+    assert epochs == list(range(rows))
+    assert losses == [2.5 / (i + 1) + (i % 7) * 1e-3 for i in range(rows)]
+
+
+def test_killed_writer_file_opens_with_plain_h5py_after_repair(tmp_path):
+    folder = tmp_path / "ts"
+    acked = _kill_mid_stream(tmp_path, folder, "crash", 120)
+    with make_storage(folder) as s:
+        path = s.history_path("crash")
+        with pytest.raises(OSError, match="already open for write"):
+            _read_plain(path)  # the state the killed writer left
+        report = s.repair("crash")
+        assert report["repaired"] and "open for writing" in report["damage"], report
+        assert acked <= report["rows"] <= acked + 1 and report["path"] == str(path)
+        _check_plain(path, report["rows"])  # every committed epoch, nothing else
+        assert s.repair("crash") == {**report, "damage": "", "repaired": False}
+        assert s.recover("crash")["repaired"] is False
+        with pytest.raises(errors.NotFoundError):
+            s.repair("never-written")
+
+
+def test_reopening_a_killed_writers_file_clears_its_open_state(tmp_path):
+    folder = tmp_path / "ts"
+    acked = _kill_mid_stream(tmp_path, folder, "crash", 40)
+    with make_storage(folder) as s:
+        with pytest.raises(OSError, match="already open for write"):
+            _read_plain(s.history_path("crash"))
+        with s.writer("crash") as w:  # our writer reopens it...
+            rows = s.get_summary_statistics("crash")["num_epochs"]
+            assert acked <= rows <= acked + 1
+            w.append({"epoch": rows, "loss": 2.5 / (rows + 1) + (rows % 7) * 1e-3, "ok": rows % 2 == 0})
+        _check_plain(s.history_path("crash"), rows + 1)  # ...and leaves it closed
+
+
+def test_history_repair_command(tmp_path):
+    folder = tmp_path / "ts"
+    acked = _kill_mid_stream(tmp_path, folder, "crashed", 30)
+    live = start_writer(tmp_path, folder, "hdf5", "live", -1)  # one epoch, then it waits
+    try:
+        assert live.stdout.readline().strip() == "1"
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+
+        def snd(*args):
+            cmd = [sys.executable, "-m", "structure_net_data", "history", "repair", "--storage-dir", str(folder)]
+            return subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=120, env=env)
+
+        out = snd("crashed")
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.startswith("crashed: repaired (") and " epochs kept in " in out.stdout
+        with make_storage(folder) as s:
+            rows = s.get_summary_statistics("crashed")["num_epochs"]
+            assert acked <= rows <= acked + 1
+            _check_plain(s.history_path("crashed"), rows)
+        # A live writer's file is marked open too, rightly: named, and left alone.
+        out = snd("live")
+        assert out.returncode == 1 and "being written by another writer" in out.stderr and out.stdout == ""
+        out = snd("--all", "--json")
+        assert out.returncode == 0, out.stderr
+        reports = {r["id"]: r for r in json.loads(out.stdout)}
+        assert reports["crashed"]["repaired"] is False and reports["crashed"]["rows"] == rows
+        assert f"pid {live.pid}" in reports["live"]["in_use"]
+        assert snd().returncode == 2  # neither keys nor --all
+    finally:
+        live.kill()
+        live.wait()
+
+
 def test_reader_in_another_process_follows_a_live_writer(tmp_path):
     folder = tmp_path / "ts"
     p = start_writer(tmp_path, folder, "hdf5", "live", 400)
