@@ -6,15 +6,16 @@
 #                     simplejpeg, PyTurboJPEG and psutil. The benchmarks run in it.
 #   bench/.venv-simd  the same, plus pillow-simd, which replaces Pillow: only the "torchvision +
 #                     pillow-simd" arm runs in it, so every other arm keeps the stock Pillow.
-#   bench/.ffcv-build.log  the log of `pip install ffcv` into a throw-away venv; BENCHMARKS.md quotes
-#                     the reason when it does not build.
+#   bench/.venv-ffcv  the same, plus FFCV (`pip install ffcv`, built from source against Debian's OpenCV
+#                     and libturbojpeg, as its README asks). bench/.ffcv-build.log keeps the build log;
+#                     BENCHMARKS.md quotes the reason when it does not build.
 set -uo pipefail
 cd "$(dirname "$0")"
 PY=${PYTHON:-python3}
 
 # Build dependencies of pillow-simd and (the attempt at) FFCV.
 need=()
-for pkg in libjpeg62-turbo-dev libturbojpeg0-dev zlib1g-dev libpng-dev pkg-config python3-dev; do
+for pkg in libjpeg62-turbo-dev libturbojpeg0-dev zlib1g-dev libpng-dev pkg-config python3-dev libopencv-dev; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -37,7 +38,7 @@ if ! have .venv-simd "import PIL; assert 'post' in PIL.__version__"; then
   CC="cc -mavx2" .venv-simd/bin/python -m pip install -q --no-cache-dir --no-binary pillow-simd pillow-simd psutil \
     || exit 1
 fi
-if [ ! -f .ffcv-build.log ]; then
+if ! have .venv-ffcv "import ffcv.loader" && ! grep -q FFCV_FAILED .ffcv-build.log 2>/dev/null; then
   echo "bench: trying pip install ffcv (log: bench/.ffcv-build.log)"
   rm -rf .venv-ffcv
   "$PY" -m venv --system-site-packages .venv-ffcv
