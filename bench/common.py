@@ -132,9 +132,9 @@ def target(label: str, measured: float, op: str, goal: float, unit: str = "", fm
     if ok:
         return f"- {label}: **met** (measured {m}, target {op} {g})."
     if op in (">=", ">"):
-        gap = f"needs {goal / measured:.2f}x more" if measured > 0 else "nothing measured"
+        gap = f"needs {goal / measured:.2f}x more" if measured > 0 and goal > 0 else f"short by {goal - measured:,.2f}"
     else:
-        gap = f"needs {measured / goal:.2f}x less" if goal > 0 else "must be zero"
+        gap = f"needs {measured / goal:.2f}x less" if goal > 0 and measured > 0 else f"over by {measured - goal:,.2f}"
     return f"- {label}: **missed** (measured {m}, target {op} {g}; {gap})."
 
 
