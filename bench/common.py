@@ -50,8 +50,12 @@ def commit() -> str:
     """The commit the run measures, with '+uncommitted changes' when the tree differs from it."""
     try:
         head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=REPO, capture_output=True, text=True)
+        # The run itself rewrites bench/results and BENCHMARKS.md: those do not make the measured code differ.
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO, capture_output=True, text=True
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench/results", ":!BENCHMARKS.md"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
         )
     except OSError:
         return "unknown"
