@@ -47,8 +47,11 @@ demo: deps
 	$(PYTHON) -m pip install -q ./python
 	cd /tmp && $(PYTHON) $(CURDIR)/scripts/demo.py
 
+# Bench-only anchors (DALI, pillow-simd, simplejpeg, PyTurboJPEG, the FFCV attempt) go into bench/.venv*,
+# installed here and never by `make test`. ONLY=loader,images runs a subset; BENCH_ARGS=--quick a smoke run.
 bench: build
-	$(PYTHON) bench/run_all.py
+	@bash bench/setup_env.sh
+	bench/.venv/bin/python bench/run_all.py $(if $(ONLY),--only $(ONLY)) $(BENCH_ARGS)
 
 lint: deps
 	@test -z "$$(gofmt -l core capi internal tests)" || (gofmt -l core capi internal tests; exit 1)

